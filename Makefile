@@ -1,0 +1,72 @@
+# Two commands do everything on a fresh machine (Python 3.10+, make, the package registries):
+#   make site   build the course site into _build/html (the default)
+#   make test   unit tests, every notebook through nbval, the site build and a browser check
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+CHROMIUM ?= /usr/bin/chromium
+export LLMCOURSE_CACHE ?= $(HOME)/.cache/llmcourse
+export TIKTOKEN_CACHE_DIR ?= $(LLMCOURSE_CACHE)/tiktoken
+export PYTHONHASHSEED := 0
+NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+
+.PHONY: all site test install assets vendor chromium lint unit nbval site-check notebooks bench clean
+
+all: site
+
+## set-up ---------------------------------------------------------------------------
+$(BIN)/.installed: pyproject.toml requirements-lock.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements-lock.txt -e ".[book,test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+assets: install
+	$(PY) -m llmcourse.assets fetch --all
+
+vendor: install assets
+	$(PY) scripts/vendor.py
+
+chromium:
+	@command -v $(CHROMIUM) >/dev/null || { \
+	  echo "installing Debian's chromium for the browser check"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium >/dev/null; }
+
+## the site -------------------------------------------------------------------------
+site: vendor
+	$(PY) scripts/check_notebooks.py $(NOTEBOOKS)
+	rm -rf _build/html
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "site: _build/html/index.html"
+
+## the tests ------------------------------------------------------------------------
+lint: install
+	$(BIN)/ruff check llmcourse tests benchmarks scripts
+
+unit: assets
+	$(BIN)/pytest -q tests
+
+nbval: assets
+	$(BIN)/pytest -q --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg $(NOTEBOOKS)
+
+site-check: chromium
+	$(PY) tests/site_check.py _build/html
+
+test: lint unit nbval site site-check
+
+## for authors ----------------------------------------------------------------------
+# Re-run every notebook top to bottom and store its outputs (and widget state) in place.
+notebooks: assets
+	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
+
+bench: assets
+	$(PY) -m benchmarks.bench_bpe
+
+clean:
+	rm -rf _build vendor vendor.tmp
