@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 from typing import Any
 
 __all__ = ["check_bigram_probs", "check_count_tokens"]
@@ -66,7 +67,7 @@ def check_bigram_probs(fn: Callable[[list[int], int], dict[int, float] | None]) 
     ids = [5, 1, 2, 5, 1, 3, 5, 2, 1, 2, 5, 1]
     cases = []
     for token in (5, 1, 2):
-        follows = Counter(b for a, b in zip(ids, ids[1:]) if a == token)
+        follows = Counter(b for a, b in pairwise(ids) if a == token)
         total = sum(follows.values())
         expected = {k: round(v / total, 6) for k, v in sorted(follows.items())}
         got = fn(list(ids), token)
