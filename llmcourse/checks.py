@@ -1,22 +1,44 @@
 """Self-checks a learner calls on their own exercise code.
 
 Each ``check_*`` function runs the learner's function on a few inputs, compares the result with
-an answer computed here in a different way, prints what it found and returns ``True`` when every
-case passed. A function that still returns ``None`` (the exercise stub) counts as not attempted.
+an answer computed here in a different way, and returns a ``CheckResult``: true when every case
+passed, shown in a notebook as a line that says what was found. A function that still returns
+``None`` (the exercise stub) counts as not attempted.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-__all__ = ["check_bigram_probs", "check_count_tokens"]
+__all__ = [
+    "CheckResult",
+    "check_bigram_probs",
+    "check_count_tokens",
+    "check_merge",
+    "check_most_frequent_pair",
+]
 
 
-def _report(name: str, cases: Iterable[tuple[str, Any, Any]]) -> bool:
-    """Print one line per failing case (input, got, expected); return whether all passed."""
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of a self-check: ``passed`` and a message naming the failing cases."""
+
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return self.message
+
+
+def _report(name: str, cases: Iterable[tuple[str, Any, Any]]) -> CheckResult:
+    """Compare each case (input, got, expected); the message lists up to 5 failing cases."""
     failures = []
     attempted = False
     for label, got, expected in cases:
@@ -26,13 +48,11 @@ def _report(name: str, cases: Iterable[tuple[str, Any, Any]]) -> bool:
         if got != expected:
             failures.append(f"  {label}: got {got!r}, expected {expected!r}")
     if not attempted:
-        print(f"{name}: not attempted yet (the function returns None)")
-        return False
+        return CheckResult(False, f"{name}: not attempted yet (the function returns None)")
     if failures:
-        print(f"✗ {name}: {len(failures)} case(s) wrong\n" + "\n".join(failures[:5]))
-        return False
-    print(f"✓ {name}: all cases pass")
-    return True
+        lines = "\n".join(failures[:5])
+        return CheckResult(False, f"✗ {name}: {len(failures)} case(s) wrong\n{lines}")
+    return CheckResult(True, f"✓ {name}: all cases pass")
 
 
 def _gpt2():
@@ -50,7 +70,7 @@ COUNT_TEXTS = [
 ]
 
 
-def check_count_tokens(fn: Callable[[str], int]) -> bool:
+def check_count_tokens(fn: Callable[[str], int]) -> CheckResult:
     """Chapter 0: ``fn(text)`` returns how many GPT-2 tokens ``text`` has."""
     enc = _gpt2()
     return _report(
@@ -59,7 +79,7 @@ def check_count_tokens(fn: Callable[[str], int]) -> bool:
     )
 
 
-def check_bigram_probs(fn: Callable[[list[int], int], dict[int, float] | None]) -> bool:
+def check_bigram_probs(fn: Callable[[list[int], int], dict[int, float] | None]) -> CheckResult:
     """Chapter 0: ``fn(ids, token)`` returns ``{next_id: probability}`` of what follows ``token``.
 
     Probabilities are compared after rounding to 6 decimals.
@@ -75,3 +95,44 @@ def check_bigram_probs(fn: Callable[[list[int], int], dict[int, float] | None]) 
             got = {int(k): round(float(v), 6) for k, v in sorted(got.items())}
         cases.append((f"token {token} in {ids}", got, expected))
     return _report("bigram_probs", cases)
+
+
+PAIR_CASES = [
+    [97, 97, 97, 98, 100, 97, 97, 97, 98, 97, 99],  # "aaabdaaabac"
+    [1, 2, 3, 1, 2, 3, 1, 2],
+    [5, 5, 5, 5],
+    [8, 7, 7, 8],  # three pairs, each once: the smallest (7, 7) wins, not the first seen
+]
+
+
+def check_most_frequent_pair(fn: Callable[[list[int]], tuple[int, int] | None]) -> CheckResult:
+    """Chapter 1: ``fn(ids)`` returns the most frequent adjacent pair; a tie goes to the
+    smallest pair, as in ``BPETokenizer.train``."""
+    cases = []
+    for ids in PAIR_CASES:
+        counts = Counter(pairwise(ids))
+        expected = min(counts, key=lambda p: (-counts[p], p))
+        got = fn(list(ids))
+        cases.append((f"ids {ids}", None if got is None else tuple(got), expected))
+    return _report("most_frequent_pair", cases)
+
+
+def check_merge(fn: Callable[[list[int], tuple[int, int], int], list[int] | None]) -> CheckResult:
+    """Chapter 1: ``fn(ids, pair, new_id)`` replaces every occurrence of ``pair``, left to
+    right, by ``new_id``."""
+
+    def expected(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+        out: list[int] = []  # new_id is not in the pair, so a merged token never merges again
+        for token in ids:
+            if out and (out[-1], token) == pair:
+                out[-1] = new_id
+            else:
+                out.append(token)
+        return out
+
+    cases = []
+    for ids, pair in [(PAIR_CASES[0], (97, 97)), (PAIR_CASES[1], (1, 2)),
+                      (PAIR_CASES[2], (5, 5)), (PAIR_CASES[3], (7, 8)), ([], (1, 2))]:
+        got = fn(list(ids), pair, 300)
+        cases.append((f"ids {ids}, pair {pair}", got, expected(ids, pair, 300)))
+    return _report("merge", cases)

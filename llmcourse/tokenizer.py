@@ -34,12 +34,13 @@ __all__ = [
     "load_tiktoken_ranks", "merge_pair", "split_words", "token_pieces",
 ]
 
-WORD_SPLIT = re.compile(r'([,.:;?_!"()\']|--|\s)')
-"""Where ``split_words`` cuts: a punctuation mark, a double dash, or whitespace."""
+WORD_SPLIT = re.compile(r'([,.:;?_!"()\'“”‘’—]|--|\s)')
+"""Where ``split_words`` cuts: a punctuation mark (straight or curly quotes, the em dash ``—``
+used by printed books), a double dash, or whitespace."""
 
 _SPECIAL_LIKE = re.compile(r"<\|[^|<>\s]+\|>")  # how special tokens look: <|endoftext|>
-_NO_SPACE_BEFORE = re.compile(r"\s+([,.:;?!)']|--)")  # "word ," -> "word,"
-_NO_SPACE_AFTER = re.compile(r"(\(|'|--)\s+")  # "( word" -> "(word"
+_NO_SPACE_BEFORE = re.compile(r"\s+([,.:;?!)'’”—]|--)")  # "word ," -> "word,"
+_NO_SPACE_AFTER = re.compile(r"([('‘’“—]|--)\s+")  # "( word" -> "(word", "don ’ t" -> "don’t"
 
 
 def split_words(text: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 - plotly.min.js from the installed plotly package (the same version that made the figures),
 - MathJax 3 (es5/ build) from its npm tarball,
-- the ipywidgets HTML manager (embed.js and its fonts) from its npm tarball.
+- the ipywidgets HTML manager (embed.js and its fonts) from its npm tarball,
+- the course's own small files in scripts/site/ (a MathJax 2 shim for the widgets, the favicon).
 
 The tarballs come through llmcourse.assets (checked and cached). vendor/ is git-ignored and
 served as the site's static folder (``html_static_path`` in _config.yml).
@@ -48,6 +49,8 @@ def main() -> int:
     tmp.mkdir()
     plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     shutil.copyfile(plotly_js, tmp / "plotly.min.js")
+    for own in (ROOT / "scripts" / "site").iterdir():
+        shutil.copyfile(own, tmp / own.name)
     n_mj = extract(assets.fetch("mathjax.tgz"), "package/es5/", tmp / "mathjax")
     n_wm = extract(assets.fetch("html-manager.tgz"), "package/dist/", tmp / "html-manager",
                    skip_suffixes=(".map", "-amd.js"))
