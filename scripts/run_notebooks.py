@@ -16,6 +16,8 @@ from nbclient import NotebookClient
 
 def run(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # timestamps of an earlier run
     start = time.perf_counter()
     NotebookClient(
         nb,
@@ -23,6 +25,7 @@ def run(path: Path) -> float:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
         store_widget_state=True,
+        record_timing=False,  # no timestamps in the committed notebooks
     ).execute()
     seconds = time.perf_counter() - start
     nbformat.write(nb, path)

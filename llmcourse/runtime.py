@@ -1,0 +1,39 @@
+"""Where the code runs and how it is made repeatable: one device helper, one seed helper.
+
+Every chapter calls ``seed(...)`` before anything random, and puts models and tensors on
+``device()``: a CUDA GPU if there is one, else Apple's MPS, else the CPU.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["device", "seed"]
+
+
+def device(prefer: str | None = None) -> torch.device:
+    """The best available device (cuda → mps → cpu), or ``prefer`` if given and available."""
+    available = {
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+        "cpu": True,
+    }
+    if prefer is not None:
+        if prefer not in available:
+            raise ValueError(f"unknown device {prefer!r}; expected one of {sorted(available)}")
+        if not available[prefer]:
+            raise ValueError(f"device {prefer!r} is not available on this machine")
+        return torch.device(prefer)
+    return torch.device(next(name for name, ok in available.items() if ok))
+
+
+def seed(value: int = 123) -> torch.Generator:
+    """Seed Python's, NumPy's and PyTorch's random generators; return torch's default generator."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"seed must be an int >= 0, got {value!r}")
+    random.seed(value)
+    np.random.seed(value % 2**32)
+    return torch.manual_seed(value)

@@ -1,0 +1,89 @@
+"""The book's plotly renderer: figures that work on the static site, in Jupyter and in Colab.
+
+``setup()`` makes plotly emit HTML that relies on the page's ``plotly.min.js`` (loaded once by
+the site, offline) plus the plotly mimetype for JupyterLab; inside Google Colab it picks plotly's
+``colab`` renderer instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.io.base_renderers import MimetypeRenderer
+from plotly.utils import PlotlyJSONEncoder
+
+RENDERER = "llmcourse"
+"""Name of the book renderer registered by :func:`setup`."""
+
+_CONFIG: dict[str, Any] = {"responsive": True, "displaylogo": False}
+
+
+# ----------------------------------------------------------------------------- the renderer
+def _figure_json(fig_dict: Mapping[str, Any]) -> str:
+    """Canonical JSON of a figure dict (sorted keys), the input of the div id hash."""
+    return json.dumps(fig_dict, cls=PlotlyJSONEncoder, sort_keys=True, separators=(",", ":"))
+
+
+def _as_dict(fig: go.Figure | Mapping[str, Any]) -> dict[str, Any]:
+    return fig.to_dict() if isinstance(fig, go.Figure) else dict(fig)
+
+
+def figure_html(fig: go.Figure | Mapping[str, Any], div_id: str | None = None) -> str:
+    """The figure as an HTML ``<div>`` + ``<script>`` that draws it with the page's ``window.Plotly``.
+
+    The div id defaults to ``"llmc-"`` + a hash of the figure, so the same figure gives the same
+    bytes on every run (notebook outputs compare equal when re-executed).
+    """
+    fig_dict = _as_dict(fig)
+    if div_id is None:
+        div_id = "llmc-" + hashlib.sha256(_figure_json(fig_dict).encode()).hexdigest()[:16]
+    return pio.to_html(
+        fig_dict,
+        config=_CONFIG,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        full_html=False,
+        div_id=div_id,
+        validate=False,
+        default_width="100%",
+    )
+
+
+class BookRenderer(MimetypeRenderer):
+    """Plotly renderer for the book: ``text/html`` without plotly.js + the plotly mimetype.
+
+    The HTML needs ``window.Plotly`` (the site loads ``plotly.min.js`` once per page). A figure
+    shown twice gets ``-2``, ``-3``... appended to its id so that ids stay unique on a page.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}  # shared by plotly's shallow copies of the renderer
+
+    def to_mimebundle(self, fig_dict: dict[str, Any]) -> dict[str, Any]:
+        digest = hashlib.sha256(_figure_json(fig_dict).encode()).hexdigest()[:16]
+        self._seen[digest] = self._seen.get(digest, 0) + 1
+        n = self._seen[digest]
+        div_id = f"llmc-{digest}" if n == 1 else f"llmc-{digest}-{n}"
+        plotly_json = json.loads(json.dumps(fig_dict, cls=PlotlyJSONEncoder))
+        plotly_json["config"] = dict(_CONFIG)
+        return {
+            "text/html": figure_html(fig_dict, div_id=div_id),
+            "application/vnd.plotly.v1+json": plotly_json,
+        }
+
+
+def setup() -> str:
+    """Register the book renderer and make it plotly's default; return the renderer's name.
+
+    Inside Google Colab the default becomes plotly's ``"colab"`` renderer.
+    """
+    pio.renderers[RENDERER] = BookRenderer()
+    name = "colab" if "google.colab" in sys.modules else RENDERER
+    pio.renderers.default = name
+    return name
