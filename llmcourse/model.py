@@ -1,0 +1,221 @@
+"""The GPT model, piece by piece (chapter 5, The GPT model).
+
+``GPTModel`` turns token ids ``(batch, tokens)`` into next-token logits
+``(batch, tokens, vocab_size)``: token + position embeddings, ``n_layer`` transformer blocks,
+a final layer norm and a linear output head. Each block is pre-norm with shortcuts::
+
+    x = x + dropout(attention(norm1(x)))
+    x = x + dropout(feed_forward(norm2(x)))
+
+Parameter names differ from Hugging Face's; ``llmcourse.weights`` maps one onto the other, and the
+tests prove the two models give the same logits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llmcourse.attention import MultiHeadAttention
+from llmcourse.config import GPTConfig
+
+__all__ = [
+    "GELU",
+    "FeedForward",
+    "GPTModel",
+    "LayerNorm",
+    "TransformerBlock",
+    "count_parameters",
+    "parameter_bytes",
+]
+
+
+class LayerNorm(nn.Module):
+    """Normalise each vector to mean 0 and variance 1, then scale and shift (learned).
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` over the last dimension, with the biased
+    variance (divide by ``n``). Computed with ``F.layer_norm``, which fuses these steps; chapter 5
+    writes them out and checks they are equal. Shape: ``(..., n_embd) -> (..., n_embd)``.
+    """
+
+    def __init__(self, n_embd: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(n_embd))
+        self.bias = nn.Parameter(torch.zeros(n_embd))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, eps={self.eps}"
+
+
+class GELU(nn.Module):
+    """GELU with GPT-2's tanh approximation, element-wise:
+
+    ``0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))``
+
+    (``F.gelu(x, approximate="tanh")`` computes exactly this in one kernel.)
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.gelu(x, approximate="tanh")
+
+
+class FeedForward(nn.Module):
+    """Per-token MLP: ``Linear(n_embd, 4 n_embd)`` → GELU → ``Linear(4 n_embd, n_embd)``.
+
+    Shape: ``(batch, tokens, n_embd) -> (batch, tokens, n_embd)``.
+    """
+
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd)
+        self.act = GELU()
+        self.proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.act(self.fc(x)))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm transformer block: attention then feed-forward, each inside a shortcut.
+
+    Shape: ``(batch, tokens, n_embd) -> (batch, tokens, n_embd)``.
+    """
+
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.norm1 = LayerNorm(cfg.n_embd)
+        self.attn = MultiHeadAttention(
+            cfg.n_embd,
+            cfg.n_embd,
+            cfg.context_length,
+            cfg.n_head,
+            dropout=cfg.dropout,
+            qkv_bias=cfg.qkv_bias,
+            fused_qkv=True,
+            fast=cfg.fast_attention,
+        )
+        self.norm2 = LayerNorm(cfg.n_embd)
+        self.ff = FeedForward(cfg)
+        self.drop_shortcut = nn.Dropout(cfg.dropout)
+
+    def forward(
+        self, x: torch.Tensor, return_attn: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """With ``return_attn=True`` also returns the weights ``(batch, n_head, tokens, tokens)``."""
+        weights = None
+        if return_attn:
+            h, weights = self.attn(self.norm1(x), return_attn=True)
+        else:
+            h = self.attn(self.norm1(x))
+        x = x + self.drop_shortcut(h)
+        x = x + self.drop_shortcut(self.ff(self.norm2(x)))
+        return (x, weights) if return_attn else x
+
+
+class GPTModel(nn.Module):
+    """A GPT-2-style language model: ``ids (batch, tokens) -> logits (batch, tokens, vocab)``.
+
+    Weights start as in GPT-2: normal with std 0.02, biases 0, and the two projections that
+    write into the shortcut (``attn.out_proj``, ``ff.proj``) with std ``0.02 / sqrt(2 n_layer)``
+    so the shortcut's variance does not grow with depth. With ``cfg.tie_weights`` the output
+    head *is* the token embedding matrix (one parameter, counted once).
+    """
+
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        if not isinstance(cfg, GPTConfig):
+            raise TypeError(f"GPTModel needs a GPTConfig, got {type(cfg).__name__}")
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.pos_emb = nn.Embedding(cfg.context_length, cfg.n_embd)
+        self.drop_emb = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layer))
+        self.final_norm = LayerNorm(cfg.n_embd)
+        self.out_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.reset_parameters()
+        if cfg.tie_weights:
+            self.out_head.weight = self.tok_emb.weight
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """GPT-2's initialisation (see the class docstring)."""
+        shortcut_std = 0.02 / math.sqrt(2 * self.cfg.n_layer)
+        for name, module in self.named_modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                std = shortcut_std if name.endswith(("attn.out_proj", "ff.proj")) else 0.02
+                nn.init.normal_(module.weight, mean=0.0, std=std)
+                if getattr(module, "bias", None) is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def _check_ids(self, ids: torch.Tensor) -> None:
+        if not isinstance(ids, torch.Tensor) or ids.dtype.is_floating_point or ids.is_complex():
+            raise TypeError(f"GPTModel needs a tensor of integer token ids, got {ids!r:.80}")
+        if ids.dim() != 2:
+            raise ValueError(
+                f"GPTModel needs ids of shape (batch, tokens), got {tuple(ids.shape)}"
+                " (for one sequence use ids.unsqueeze(0))"
+            )
+        n = ids.shape[1]
+        if n > self.cfg.context_length:
+            raise ValueError(
+                f"sequence of {n} tokens is longer than the context length "
+                f"{self.cfg.context_length}; keep the last {self.cfg.context_length} tokens"
+            )
+        if ids.numel() and ids.device.type != "meta":
+            low, high = int(ids.min()), int(ids.max())
+            if low < 0 or high >= self.cfg.vocab_size:
+                bad = high if high >= self.cfg.vocab_size else low
+                raise ValueError(
+                    f"token id {bad} is outside the vocabulary: ids must be in "
+                    f"[0, {self.cfg.vocab_size - 1}] (vocab_size {self.cfg.vocab_size})"
+                )
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token + position embeddings, after dropout: ``(batch, tokens, n_embd)``."""
+        self._check_ids(ids)
+        pos = torch.arange(ids.shape[1], device=ids.device)
+        return self.drop_emb(self.tok_emb(ids) + self.pos_emb(pos))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Next-token logits ``(batch, tokens, vocab_size)`` for ``ids`` ``(batch, tokens)``."""
+        x = self.embed(ids)
+        for block in self.blocks:
+            x = block(x)
+        return self.out_head(self.final_norm(x))
+
+    def attention_weights(self, ids: torch.Tensor) -> torch.Tensor:
+        """Attention weights of every layer and head: ``(n_layer, batch, n_head, tokens, tokens)``.
+
+        Runs the explicit attention path; entry ``[l, b, h, i, j]`` is how much token ``i`` takes
+        from token ``j`` in head ``h`` of layer ``l`` (softmax output, before dropout).
+        """
+        x = self.embed(ids)
+        weights = []
+        for block in self.blocks:
+            x, w = block(x, return_attn=True)
+            weights.append(w)
+        return torch.stack(weights)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters; a tied (shared) tensor counts once."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def parameter_bytes(model: nn.Module, dtype: torch.dtype | None = None) -> int:
+    """Bytes the parameters take, in their own dtype or, if given, in ``dtype``."""
+    total = 0
+    for p in model.parameters():
+        size = torch.empty((), dtype=dtype).element_size() if dtype else p.element_size()
+        total += p.numel() * size
+    return total
