@@ -21,6 +21,7 @@ from torch import nn
 
 from llmcourse.attention import MultiHeadAttention
 from llmcourse.config import GPTConfig
+from llmcourse.embeddings import check_token_ids
 
 __all__ = [
     "GELU",
@@ -158,8 +159,8 @@ class GPTModel(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def _check_ids(self, ids: torch.Tensor) -> None:
-        if not isinstance(ids, torch.Tensor) or ids.dtype.is_floating_point or ids.is_complex():
-            raise TypeError(f"GPTModel needs a tensor of integer token ids, got {ids!r:.80}")
+        if not (isinstance(ids, torch.Tensor) and ids.device.type == "meta"):  # no values there
+            check_token_ids(ids, self.cfg.vocab_size)  # an integer tensor of ids in the vocab
         if ids.dim() != 2:
             raise ValueError(
                 f"GPTModel needs ids of shape (batch, tokens), got {tuple(ids.shape)}"
@@ -171,14 +172,6 @@ class GPTModel(nn.Module):
                 f"sequence of {n} tokens is longer than the context length "
                 f"{self.cfg.context_length}; keep the last {self.cfg.context_length} tokens"
             )
-        if ids.numel() and ids.device.type != "meta":
-            low, high = int(ids.min()), int(ids.max())
-            if low < 0 or high >= self.cfg.vocab_size:
-                bad = high if high >= self.cfg.vocab_size else low
-                raise ValueError(
-                    f"token id {bad} is outside the vocabulary: ids must be in "
-                    f"[0, {self.cfg.vocab_size - 1}] (vocab_size {self.cfg.vocab_size})"
-                )
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """Token + position embeddings, after dropout: ``(batch, tokens, n_embd)``."""
