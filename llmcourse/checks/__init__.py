@@ -1,0 +1,53 @@
+"""Self-checks a learner calls on their own exercise code.
+
+Each ``check_*`` function runs the learner's function on a few inputs, compares the result with
+an answer computed here in a different way, and returns a ``CheckResult``: true when every case
+passed, shown in a notebook as a line that says what was found. A function that still returns
+``None`` (the exercise stub) counts as not attempted.
+
+Chapters 0–1 in ``tokens``, 2–3 in ``data``, 4–5 in ``model``; all are importable from here.
+"""
+
+from llmcourse.checks.data import (
+    check_batches_per_epoch,
+    check_count_windows,
+    check_make_pairs,
+    check_nearest,
+    check_one_hot_embed,
+    check_sinusoidal,
+)
+from llmcourse.checks.model import (
+    check_causal_attention,
+    check_causal_weights,
+    check_count_parameters,
+    check_gelu,
+    check_layer_norm,
+    check_split_heads,
+)
+from llmcourse.checks.result import CheckResult
+from llmcourse.checks.tokens import (
+    check_bigram_probs,
+    check_count_tokens,
+    check_merge,
+    check_most_frequent_pair,
+)
+
+__all__ = [
+    "CheckResult",
+    "check_batches_per_epoch",
+    "check_bigram_probs",
+    "check_causal_attention",
+    "check_causal_weights",
+    "check_count_parameters",
+    "check_count_tokens",
+    "check_count_windows",
+    "check_gelu",
+    "check_layer_norm",
+    "check_make_pairs",
+    "check_merge",
+    "check_most_frequent_pair",
+    "check_nearest",
+    "check_one_hot_embed",
+    "check_sinusoidal",
+    "check_split_heads",
+]
