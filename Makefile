@@ -67,6 +67,7 @@ notebooks: assets
 
 bench: assets
 	$(PY) -m benchmarks.bench_bpe
+	$(PY) -m benchmarks.bench_model
 
 clean:
 	rm -rf _build vendor vendor.tmp
