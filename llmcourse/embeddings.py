@@ -16,6 +16,8 @@ import math
 import torch
 from torch import nn
 
+from llmcourse.data import _positive_int  # the same argument check as chapter 2's loader
+
 __all__ = [
     "TokenAndPositionEmbedding",
     "check_token_ids",
@@ -24,14 +26,6 @@ __all__ = [
     "pca",
     "sinusoidal_positions",
 ]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int (>= 1), got {value}")
-    return value
 
 
 def check_token_ids(ids: torch.Tensor, vocab_size: int) -> None:

@@ -2,11 +2,11 @@
 GPT-2 (a tiny randomly initialised one, built from a config: no download)."""
 
 import math
-import os
 
 import pytest
 import torch
 import torch.nn.functional as F
+from hf_models import tiny_hf, transformers
 
 from llmcourse.config import GPTConfig
 from llmcourse.generate import generate_text_simple
@@ -20,42 +20,6 @@ from llmcourse.model import (
     parameter_bytes,
 )
 from llmcourse.weights import load_gpt2_state_dict
-
-os.environ["HF_HUB_OFFLINE"] = "1"
-transformers = pytest.importorskip("transformers")
-
-
-def tiny_hf(vocab=97, ctx=16, n_embd=32, n_layer=3, n_head=4, tie=True, seed=0):
-    """A random GPT2LMHeadModel with every tensor drawn at a visible scale (LayerNorm included,
-    so swapped weights and biases would show)."""
-    torch.manual_seed(seed)
-    hc = transformers.GPT2Config(
-        vocab_size=vocab,
-        n_positions=ctx,
-        n_embd=n_embd,
-        n_layer=n_layer,
-        n_head=n_head,
-        tie_word_embeddings=tie,
-        bos_token_id=0,
-        eos_token_id=0,
-        pad_token_id=0,
-    )
-    hf = transformers.GPT2LMHeadModel(hc).eval()
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if "ln_" in name and name.endswith("weight"):
-                p.copy_(1.0 + 0.3 * torch.randn_like(p))
-            else:
-                p.normal_(0.0, 0.3)
-    return hf, GPTConfig(
-        vocab_size=vocab,
-        context_length=ctx,
-        n_embd=n_embd,
-        n_head=n_head,
-        n_layer=n_layer,
-        dropout=0.0,
-        tie_weights=tie,
-    )
 
 
 # ----------------------------------------------------------------------------- pieces

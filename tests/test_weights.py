@@ -1,10 +1,10 @@
 """llmcourse.weights: the Hugging Face GPT-2 ↔ GPTModel table, shape checks, missing and
 unexpected keys (tiny random models, no download)."""
 
-import os
-
+import hf_models
 import pytest
 import torch
+from hf_models import transformers
 
 from llmcourse.config import GPTConfig
 from llmcourse.model import GPTModel
@@ -15,29 +15,9 @@ from llmcourse.weights import (
     load_gpt2_state_dict,
 )
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-transformers = pytest.importorskip("transformers")
-
 
 def tiny_hf(n_layer=2, tie=True):
-    torch.manual_seed(0)
-    hc = transformers.GPT2Config(
-        vocab_size=50,
-        n_positions=12,
-        n_embd=16,
-        n_layer=n_layer,
-        n_head=2,
-        tie_word_embeddings=tie,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    hf = transformers.GPT2LMHeadModel(hc).eval()
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if "ln_" in name and name.endswith("weight"):
-                p.copy_(1.0 + 0.3 * torch.randn_like(p))
-            else:
-                p.normal_(0.0, 0.3)
+    hf, _ = hf_models.tiny_hf(vocab=50, ctx=12, n_embd=16, n_layer=n_layer, n_head=2, tie=tie)
     return hf
 
 
