@@ -48,6 +48,7 @@ site: vendor
 ## the tests ------------------------------------------------------------------------
 lint: install
 	$(BIN)/ruff check llmcourse tests benchmarks scripts
+	$(BIN)/ruff format --check llmcourse tests benchmarks scripts
 
 unit: assets
 	$(BIN)/pytest -q tests

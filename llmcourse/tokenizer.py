@@ -30,8 +30,15 @@ import tiktoken
 from llmcourse import assets
 
 __all__ = [
-    "GPT2_PATTERN", "BPETokenizer", "SimpleTokenizer", "gpt2_bpe", "gpt2_tokenizer",
-    "load_tiktoken_ranks", "merge_pair", "split_words", "token_pieces",
+    "GPT2_PATTERN",
+    "BPETokenizer",
+    "SimpleTokenizer",
+    "gpt2_bpe",
+    "gpt2_tokenizer",
+    "load_tiktoken_ranks",
+    "merge_pair",
+    "split_words",
+    "token_pieces",
 ]
 
 WORD_SPLIT = re.compile(r'([,.:;?_!"()\'“”‘’—]|--|\s)')
@@ -424,8 +431,14 @@ class BPETokenizer:
     def save(self, path: str | Path) -> None:
         """Write the tokenizer as JSON (format ``llmcourse-bpe``, version 1)."""
         merges = [[a, b, new_id] for (a, b), new_id in self.merges.items()]
-        data = {"format": FORMAT, "version": VERSION, "pattern": self.pattern,
-                "byte_ids": self.byte_ids, "merges": merges, "special_tokens": self.special_tokens}
+        data = {
+            "format": FORMAT,
+            "version": VERSION,
+            "pattern": self.pattern,
+            "byte_ids": self.byte_ids,
+            "merges": merges,
+            "special_tokens": self.special_tokens,
+        }
         Path(path).write_text(json.dumps(data), encoding="utf-8")
 
     @classmethod

@@ -22,8 +22,10 @@ def problems(path: str) -> list[str]:
             continue
         where = f"{path}, cell {index}"
         if cell.execution_count != expected:
-            found.append(f"{where}: execution count {cell.execution_count}, expected {expected}"
-                         " (re-run the notebook top to bottom: make notebooks)")
+            found.append(
+                f"{where}: execution count {cell.execution_count}, expected {expected}"
+                " (re-run the notebook top to bottom: make notebooks)"
+            )
         expected += 1
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
         if "raises-exception" in cell.metadata.get("tags", []):

@@ -33,7 +33,7 @@ def extract(tarball: Path, prefix: str, dest: Path, skip_suffixes: tuple[str, ..
                 continue
             if info.name.endswith(skip_suffixes):
                 continue
-            out = dest / info.name[len(prefix):]
+            out = dest / info.name[len(prefix) :]
             out.parent.mkdir(parents=True, exist_ok=True)
             src = t.extractfile(info)
             assert src is not None
@@ -52,12 +52,18 @@ def main() -> int:
     for own in (ROOT / "scripts" / "site").iterdir():
         shutil.copyfile(own, tmp / own.name)
     n_mj = extract(assets.fetch("mathjax.tgz"), "package/es5/", tmp / "mathjax")
-    n_wm = extract(assets.fetch("html-manager.tgz"), "package/dist/", tmp / "html-manager",
-                   skip_suffixes=(".map", "-amd.js"))
+    n_wm = extract(
+        assets.fetch("html-manager.tgz"),
+        "package/dist/",
+        tmp / "html-manager",
+        skip_suffixes=(".map", "-amd.js"),
+    )
     shutil.rmtree(VENDOR, ignore_errors=True)
     tmp.rename(VENDOR)
-    print(f"vendor/: plotly.js {plotly.__version__}, MathJax ({n_mj} files), "
-          f"widget manager ({n_wm} files)")
+    print(
+        f"vendor/: plotly.js {plotly.__version__}, MathJax ({n_mj} files), "
+        f"widget manager ({n_wm} files)"
+    )
     return 0
 
 

@@ -31,7 +31,9 @@ ERROR = new_output("error", ename="ValueError", evalue="bad", traceback=[])
 
 
 def test_clean_run_passes(tmp_path):
-    path = write(tmp_path, [cell("1", 1), cell("", None), cell("x", 2, [ERROR], ["raises-exception"])])
+    path = write(
+        tmp_path, [cell("1", 1), cell("", None), cell("x", 2, [ERROR], ["raises-exception"])]
+    )
     assert check_notebooks.problems(path) == []
     assert check_notebooks.main([path]) == 0
 

@@ -54,8 +54,27 @@ def small_bpe(corpus) -> BPETokenizer:
 
 def test_split_words_splits_punctuation_and_drops_spaces():
     assert split_words('Hello, world--"again"?  (yes_no) it\'s: fine;\nok!') == [
-        "Hello", ",", "world", "--", '"', "again", '"', "?", "(", "yes", "_", "no", ")",
-        "it", "'", "s", ":", "fine", ";", "ok", "!",
+        "Hello",
+        ",",
+        "world",
+        "--",
+        '"',
+        "again",
+        '"',
+        "?",
+        "(",
+        "yes",
+        "_",
+        "no",
+        ")",
+        "it",
+        "'",
+        "s",
+        ":",
+        "fine",
+        ";",
+        "ok",
+        "!",
     ]
     assert split_words("  \n ") == []
 
@@ -71,7 +90,15 @@ def test_simple_encode_decode():
     tok = SimpleTokenizer.from_text("Call me Ishmael. Some years ago--never mind, it's (said) so!")
     ids = tok.encode("Call me Ishmael, it's so!")
     assert [tok.id_to_token[i] for i in ids] == [
-        "Call", "me", "Ishmael", ",", "it", "'", "s", "so", "!"
+        "Call",
+        "me",
+        "Ishmael",
+        ",",
+        "it",
+        "'",
+        "s",
+        "so",
+        "!",
     ]
     assert tok.decode(ids) == "Call me Ishmael, it's so!"
     text = "years ago--never (said) mind."
@@ -174,7 +201,9 @@ def test_fast_and_naive_trainers_give_the_same_merges(corpus):
 def test_fast_and_naive_agree_on_repetitive_text():
     # Runs like "aaaa" make overlapping pairs, the hard case for incremental counting.
     rng = random.Random(0)
-    text = " ".join("".join(rng.choice("aab") for _ in range(rng.randint(1, 12))) for _ in range(300))
+    text = " ".join(
+        "".join(rng.choice("aab") for _ in range(rng.randint(1, 12))) for _ in range(300)
+    )
     fast = BPETokenizer.train(text, 400, special_tokens=())
     assert fast.merges == BPETokenizer.train(text, 400, special_tokens=(), method="naive").merges
     assert fast.decode(fast.encode(text)) == text
@@ -324,8 +353,14 @@ def test_token_pieces_for_every_kind(gpt2_ours, gpt2_ref):
     simple = SimpleTokenizer.from_text("the whale")
     assert token_pieces(simple, "the squid") == [("the", 0), ("<|unk|>", 2)]
     text = f"Hello world  😀{EOT}"
-    expected = [("Hello", 15496), (" world", 995), (" ", 220),
-                (" \\xf0\\x9f\\x98", 30325), ("\\x80", 222), (EOT, 50256)]
+    expected = [
+        ("Hello", 15496),
+        (" world", 995),
+        (" ", 220),
+        (" \\xf0\\x9f\\x98", 30325),
+        ("\\x80", 222),
+        (EOT, 50256),
+    ]
     assert token_pieces(gpt2_ref, text) == expected
     assert token_pieces(gpt2_ours, text) == expected
     with pytest.raises(TypeError, match=r"tokenizer must be a SimpleTokenizer.*got str"):
