@@ -10,22 +10,18 @@ merges and both encoders the same ids; the run fails otherwise.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import tiktoken
 
+from benchmarks import results_file
 from llmcourse import assets
 from llmcourse.data import load_corpus
 from llmcourse.tokenizer import BPETokenizer, gpt2_tokenizer, load_tiktoken_ranks
 
 VOCAB_SIZE = 4096
 NAIVE_SLICE = 200_000  # characters: the naive trainer takes ~1 minute on these
-RESULTS = Path(__file__).parent / "results" / "bpe.json"
 
 
 def best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, object]:
@@ -113,19 +109,11 @@ def main() -> None:
 
     result = {
         "benchmark": "bpe",
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "tiktoken": tiktoken.__version__,
-        },
+        "machine": results_file.machine(tiktoken=tiktoken.__version__),
         "training": train,
         "encoding": enc,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    results_file.write("bpe", result)
 
 
 if __name__ == "__main__":

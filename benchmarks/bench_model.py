@@ -19,26 +19,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 import torch.nn.functional as F
 
+from benchmarks import results_file
 from llmcourse.attention import MultiHeadAttention
 from llmcourse.config import GPTConfig
 from llmcourse.model import GPTModel, count_parameters
 from llmcourse.runtime import seed
 from llmcourse.weights import load_gpt2_state_dict
-
-RESULTS = Path(__file__).parent / "results" / "model.json"
 
 # preset -> (batch, tokens per sequence); sized for a few minutes on 2 cores
 SHAPES = {"course": (8, 128), "gpt2-small": (2, 128)}
@@ -225,15 +221,11 @@ def main() -> None:
 
     result = {
         "benchmark": "model",
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-        },
+        "machine": results_file.machine(
+            torch_threads=torch.get_num_threads(),
+            torch=torch.__version__,
+            transformers=transformers.__version__,
+        ),
         "settings": {
             "rounds": rounds,
             "steps_per_round": steps,
@@ -244,9 +236,7 @@ def main() -> None:
         "ratios": ratios,
         "attention": attention,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    results_file.write("model", result)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from llmcourse.checks.result import CheckResult, _report
+from llmcourse.checks.result import CheckResult, _report, compare_numbers
 
 WINDOW_CASES = [
     (10, 4, 1),
@@ -101,30 +101,6 @@ def check_batches_per_epoch(
 
 
 # ----------------------------------------------------------------------------- chapter 3
-def _compare_table(got: Any, expected: list[list[float]], tol: float = 1e-4) -> tuple[str, str]:
-    """(got, expected) as short descriptions for ``_report``: equal when every entry of ``got``
-    is within ``tol`` of ``expected``, else saying how ``got`` differs."""
-    import torch
-
-    want = torch.tensor(expected, dtype=torch.float64)
-    label = f"a {tuple(want.shape)} table"
-    try:
-        have = torch.as_tensor(got.detach() if hasattr(got, "detach") else got)
-        have = have.to(torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        return f"a {type(got).__name__} that is not a table of numbers", label
-    if have.shape != want.shape:
-        return f"a table of shape {tuple(have.shape)}", label
-    diff = (have - want).abs()
-    if not bool(diff.isnan().any()) and float(diff.max()) <= tol:
-        return label, label
-    row, col = divmod(int(torch.nan_to_num(diff, nan=float("inf")).argmax()), want.shape[1])
-    return (
-        f"{float(have[row, col]):.4f} at row {row}, column {col}",
-        f"{float(want[row, col]):.4f} there",
-    )
-
-
 def check_one_hot_embed(fn: Callable[[Any, Any], Any]) -> CheckResult:
     """Chapter 3: ``fn(ids, weight)`` returns the embeddings of ``ids`` (shape ``(n,)``) as the
     product of their one-hot rows with ``weight`` (``(vocab_size, d)``): shape ``(n, d)``."""
@@ -136,7 +112,7 @@ def check_one_hot_embed(fn: Callable[[Any, Any], Any]) -> CheckResult:
         weight = torch.randn(vocab, dim, generator=generator)
         expected = [[float(weight[i, j]) for j in range(dim)] for i in ids]
         got = fn(torch.tensor(ids), weight.clone())
-        pair = (None, None) if got is None else _compare_table(got, expected)
+        pair = (None, None) if got is None else compare_numbers(got, expected, 1e-4, noun="table")
         cases.append((f"ids {ids}, weight {vocab}×{dim}", *pair))
     return _report("one_hot_embed", cases)
 
@@ -158,7 +134,7 @@ def check_sinusoidal(fn: Callable[[int, int], Any]) -> CheckResult:
             for p in range(n)
         ]
         got = fn(n, dim)
-        pair = (None, None) if got is None else _compare_table(got, expected)
+        pair = (None, None) if got is None else compare_numbers(got, expected, 1e-4, noun="table")
         cases.append((f"n={n}, dim={dim}", *pair))
     return _report("sinusoidal", cases)
 

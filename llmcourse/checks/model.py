@@ -5,29 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from llmcourse.checks.result import CheckResult, _report
-
-
-def _compare_tensor(got: Any, expected: Any, tol: float = 1e-5) -> tuple[str, str]:
-    """(got, expected) as short descriptions for ``_report``, for tensors of any shape: equal
-    when shapes match and every entry is within ``tol`` (absolute and relative)."""
-    import torch
-
-    want = expected.detach().to(torch.float64)
-    label = f"a tensor of shape {tuple(want.shape)}"
-    try:
-        have = torch.as_tensor(got.detach() if hasattr(got, "detach") else got)
-        have = have.to(torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        return f"a {type(got).__name__}, not a tensor", label
-    if have.shape != want.shape:
-        return f"a tensor of shape {tuple(have.shape)}", label
-    diff = (have - want).abs()
-    bad = ~(diff <= tol + tol * want.abs())  # NaN counts as bad
-    if not bool(bad.any()):
-        return label, label
-    where = tuple(int(i) for i in bad.nonzero()[0])
-    return f"{float(have[where]):.5g} at index {where}", f"{float(want[where]):.5g} there"
+from llmcourse.checks.result import CheckResult, _report, compare_numbers
 
 
 def _causal_softmax(scores: Any) -> Any:
@@ -52,7 +30,11 @@ def check_causal_weights(fn: Callable[[Any], Any]) -> CheckResult:
         ("5 tokens, scores up to 1000", 1000 * torch.rand(5, 5, generator=g, dtype=torch.float64)),
     ]:
         got = fn(scores.clone())
-        pair = (None, None) if got is None else _compare_tensor(got, _causal_softmax(scores))
+        pair = (
+            (None, None)
+            if got is None
+            else compare_numbers(got, _causal_softmax(scores), 1e-5, relative=True)
+        )
         cases.append((label, *pair))
     return _report("causal_weights", cases)
 
@@ -68,7 +50,7 @@ def check_split_heads(fn: Callable[[Any, int], Any]) -> CheckResult:
         hd = d // h
         expected = torch.stack([t[:, :, k * hd : (k + 1) * hd] for k in range(h)], dim=1)
         got = fn(t.clone(), h)
-        pair = (None, None) if got is None else _compare_tensor(got, expected)
+        pair = (None, None) if got is None else compare_numbers(got, expected, 1e-5, relative=True)
         cases.append((f"({b}, {n}, {d}) into {h} heads", *pair))
     return _report("split_heads", cases)
 
@@ -92,7 +74,11 @@ def check_causal_attention(fn: Callable[[Any, Any, Any, Any], Any]) -> CheckResu
             w = torch.softmax(s, dim=0)
             rows.append(sum(w[j] * (x[j] @ wv) for j in range(i + 1)))
         got = fn(x.clone(), wq.clone(), wk.clone(), wv.clone())
-        pair = (None, None) if got is None else _compare_tensor(got, torch.stack(rows))
+        pair = (
+            (None, None)
+            if got is None
+            else compare_numbers(got, torch.stack(rows), 1e-5, relative=True)
+        )
         cases.append((f"{n} tokens, {d_in} -> {d_out}", *pair))
     return _report("causal_attention", cases)
 
@@ -118,7 +104,7 @@ def check_layer_norm(fn: Callable[[Any, float], Any]) -> CheckResult:
         var = ((x - mean) ** 2).mean(-1, keepdim=True)
         expected = (x - mean) / torch.sqrt(var + eps)
         got = fn(x.clone(), eps)
-        pair = (None, None) if got is None else _compare_tensor(got, expected)
+        pair = (None, None) if got is None else compare_numbers(got, expected, 1e-5, relative=True)
         cases.append((label, *pair))
     return _report("layer_norm", cases)
 
@@ -145,7 +131,11 @@ def check_gelu(fn: Callable[[Any], Any]) -> CheckResult:
             dtype=torch.float64,
         )
         got = fn(x.clone())
-        pair = (None, None) if got is None else _compare_tensor(got, expected.reshape(x.shape))
+        pair = (
+            (None, None)
+            if got is None
+            else compare_numbers(got, expected.reshape(x.shape), 1e-5, relative=True)
+        )
         cases.append((label, *pair))
     return _report("gelu", cases)
 

@@ -37,3 +37,29 @@ def _report(name: str, cases: Iterable[tuple[str, Any, Any]]) -> CheckResult:
         lines = "\n".join(failures[:5])
         return CheckResult(False, f"✗ {name}: {len(failures)} case(s) wrong\n{lines}")
     return CheckResult(True, f"✓ {name}: all cases pass")
+
+
+def compare_numbers(
+    got: Any, expected: Any, tol: float, relative: bool = False, noun: str = "tensor"
+) -> tuple[str, str]:
+    """(got, expected) as short descriptions for ``_report``: equal when the shapes match and
+    every entry of ``got`` is within ``tol`` of ``expected`` (plus ``tol`` × |expected| when
+    ``relative``); otherwise they say where ``got`` differs. ``noun`` names the thing compared."""
+    import torch
+
+    want = torch.as_tensor(expected).detach().to(torch.float64)
+    label = f"a {noun} of shape {tuple(want.shape)}"
+    try:
+        have = torch.as_tensor(got.detach() if hasattr(got, "detach") else got)
+        have = have.to(torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return f"a {type(got).__name__} that is not a {noun} of numbers", label
+    if have.shape != want.shape:
+        return f"a {noun} of shape {tuple(have.shape)}", label
+    limit = tol + tol * want.abs() if relative else tol
+    bad = ~((have - want).abs() <= limit)  # NaN counts as bad
+    if not bool(bad.any()):
+        return label, label
+    where = tuple(int(i) for i in bad.nonzero()[0])
+    at = f"row {where[0]}, column {where[1]}" if len(where) == 2 else f"index {where}"
+    return f"{float(have[where]):.5g} at {at}", f"{float(want[where]):.5g} there"

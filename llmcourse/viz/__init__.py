@@ -29,7 +29,7 @@ from llmcourse.viz.embeddings import (
     position_similarity,
 )
 from llmcourse.viz.gpt import activation_plot, gradient_bars, model_size_bars
-from llmcourse.viz.render import RENDERER, BookRenderer, figure_html, setup
+from llmcourse.viz.render import RENDERER, BookRenderer, figure_html, live_figure, setup
 from llmcourse.viz.tokens import (
     PALETTE,
     bpe_merge_stepper,
@@ -53,6 +53,7 @@ __all__ = [
     "figure_html",
     "gradient_bars",
     "live_attention",
+    "live_figure",
     "live_neighbours",
     "live_tokenizer",
     "model_attention",

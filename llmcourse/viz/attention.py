@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from llmcourse.viz.render import BookRenderer
+from llmcourse.viz.render import live_figure, visibility_slider
 from llmcourse.viz.tokens import _escape, show_piece
 
 _DECIMALS = 3  # weights in the figures are rounded: the stored HTML must not depend on float noise
@@ -71,19 +71,6 @@ def _axes(fig: go.Figure, tokens: Sequence[str]) -> None:
     }
     fig.update_xaxes(title_text="key (attended to)", side="bottom", tickangle=-60, **ticks)
     fig.update_yaxes(title_text="query (attending)", autorange="reversed", **ticks)
-
-
-def _slider(labels: Sequence[str], titles: Sequence[str], prefix: str) -> dict[str, Any]:
-    n = len(labels)
-    steps = [
-        {
-            "method": "update",
-            "label": labels[k],
-            "args": [{"visible": [j == k for j in range(n)]}, {"title.text": titles[k]}],
-        }
-        for k in range(n)
-    ]
-    return {"active": 0, "steps": steps, "pad": {"t": 60}, "currentvalue": {"prefix": prefix}}
 
 
 # ----------------------------------------------------------------------------- the explorer
@@ -158,7 +145,7 @@ def attention_explorer(
         height=size + 120,
         margin={"l": 110, "r": 20, "t": 60, "b": 140},
         plot_bgcolor="white",
-        sliders=[_slider(labels, titles, "layer·head: ")],
+        sliders=[visibility_slider(labels, titles, "layer·head: ", 60)],
     )
     return fig
 
@@ -177,22 +164,15 @@ def live_attention(
 
     limit = max_tokens or model.cfg.context_length
     box = widgets.Textarea(value=value, description="text", layout={"width": "100%"})
-    out = widgets.Output()
 
-    def render(text: str) -> None:
+    def draw(text: str) -> go.Figure | None:
         pieces = list(tokenize(text))[:limit]
         if not pieces:
-            out.outputs = ()
-            return
+            return None
         weights = model_attention(model, [i for _, i in pieces])
-        fig = attention_explorer(weights, [p for p, _ in pieces], title="your text")
-        bundle = dict(fig._repr_mimebundle_() or BookRenderer().to_mimebundle(fig.to_dict()))
-        bundle.setdefault("text/plain", f"<attention explorer: {len(pieces)} tokens>")
-        out.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+        return attention_explorer(weights, [p for p, _ in pieces], title="your text")
 
-    box.observe(lambda change: render(change["new"]), names="value")
-    render(value)
-    return widgets.VBox([box, out])
+    return live_figure(box, draw, "<attention explorer>")
 
 
 # ----------------------------------------------------------------------------- the step view
@@ -290,6 +270,6 @@ def attention_step_view(
         height=size + 120,
         margin={"l": 110, "r": 20, "t": 60, "b": 140},
         plot_bgcolor="white",
-        sliders=[_slider([p[0] for p in panels], titles, "step: ")],
+        sliders=[visibility_slider([p[0] for p in panels], titles, "step: ", 60)],
     )
     return fig

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
@@ -87,3 +87,42 @@ def setup() -> str:
     name = "colab" if "google.colab" in sys.modules else RENDERER
     pio.renderers.default = name
     return name
+
+
+def live_figure(box: Any, draw: Callable[[str], go.Figure | None], label: str) -> Any:
+    """``box`` (an ipywidgets text widget) above an ``Output`` that shows ``draw(box.value)``,
+    redrawn on every change; ``None`` from ``draw`` clears it. ``label`` is the text/plain
+    stand-in. Needs a kernel; on the static site the widget is inert. Returns a ``VBox``."""
+    import ipywidgets as widgets
+
+    out = widgets.Output()
+
+    def render(text: str) -> None:
+        fig = draw(text)
+        if fig is None:
+            out.outputs = ()
+            return
+        bundle = dict(fig._repr_mimebundle_() or BookRenderer().to_mimebundle(fig.to_dict()))
+        bundle.setdefault("text/plain", label)
+        out.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+
+    box.observe(lambda change: render(change["new"]), names="value")
+    render(box.value)
+    return widgets.VBox([box, out])
+
+
+def visibility_slider(
+    labels: Sequence[str], titles: Sequence[str], prefix: str, pad_top: int
+) -> dict[str, Any]:
+    """A plotly slider whose step ``k`` shows only trace ``k`` and sets the title to
+    ``titles[k]``: interactive on a static page, since every trace is precomputed."""
+    n = len(labels)
+    steps = [
+        {
+            "method": "update",
+            "label": labels[k],
+            "args": [{"visible": [j == k for j in range(n)]}, {"title.text": titles[k]}],
+        }
+        for k in range(n)
+    ]
+    return {"active": 0, "steps": steps, "pad": {"t": pad_top}, "currentvalue": {"prefix": prefix}}

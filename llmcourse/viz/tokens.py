@@ -9,7 +9,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from llmcourse.viz.render import BookRenderer
+from llmcourse.viz.render import live_figure, visibility_slider
 
 PALETTE: tuple[str, ...] = (
     "#a6cee3",
@@ -192,25 +192,10 @@ def bpe_merge_stepper(
         n_lines = max(n_lines, lines)
         step = _escape(str(label)) if k == 0 else f"merge {k}: {_escape(str(label))}"
         titles.append(f"{prefix}{step} · {len(pieces)} tokens")
-    n = len(steps)
-    slider_steps = [
-        {
-            "method": "update",
-            "label": str(k),
-            "args": [{"visible": [j == k for j in range(n)]}, {"title.text": titles[k]}],
-        }
-        for k in range(n)
-    ]
+    labels = [str(k) for k in range(len(steps))]
     _box_layout(fig, n_lines, line_width, titles[0])
     fig.update_layout(
-        sliders=[
-            {
-                "active": 0,
-                "steps": slider_steps,
-                "pad": {"t": 10},
-                "currentvalue": {"prefix": "merges: "},
-            }
-        ],
+        sliders=[visibility_slider(labels, titles, "merges: ", 10)],
         height=fig.layout.height + 90,
         margin={"b": 100},
     )
@@ -279,14 +264,8 @@ def live_tokenizer(
     if not tokenizers:
         raise ValueError("live_tokenizer needs tokenizers: {name: text -> [(piece, id), ...]}")
     box = widgets.Textarea(value=value, description="text", layout={"width": "100%"})
-    out = widgets.Output()
-
-    def render(text: str) -> None:
-        fig = token_explorer({name: list(fn(text)) for name, fn in tokenizers.items()})
-        bundle = dict(fig._repr_mimebundle_() or BookRenderer().to_mimebundle(fig.to_dict()))
-        bundle.setdefault("text/plain", f"<token explorer: {len(text)} characters>")
-        out.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
-
-    box.observe(lambda change: render(change["new"]), names="value")
-    render(value)
-    return widgets.VBox([box, out])
+    return live_figure(
+        box,
+        lambda text: token_explorer({name: list(fn(text)) for name, fn in tokenizers.items()}),
+        "<token explorer>",
+    )
