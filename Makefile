@@ -12,7 +12,8 @@ export TIKTOKEN_CACHE_DIR ?= $(LLMCOURSE_CACHE)/tiktoken
 export PYTHONHASHSEED := 0
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
-.PHONY: all site test install assets vendor chromium lint unit nbval site-check notebooks bench clean
+.PHONY: all site test install assets vendor chromium lint unit nbval site-check notebooks bench \
+	course-model clean
 
 all: site
 
@@ -69,6 +70,12 @@ notebooks: assets
 bench: assets
 	$(PY) -m benchmarks.bench_bpe
 	$(PY) -m benchmarks.bench_model
+	$(PY) -m benchmarks.bench_generate
+
+# Pretrain the course model again (checkpoints/: weights and model card). About 45 minutes on
+# 2 CPU cores; an interrupted run continues with: $(PY) -m llmcourse.pretrain --resume
+course-model: assets
+	$(PY) -m llmcourse.pretrain
 
 clean:
 	rm -rf _build vendor vendor.tmp

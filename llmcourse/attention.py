@@ -5,6 +5,9 @@ average of the values of the tokens up to and including itself, weighted by the 
 query · key / √head_dim. ``n_head`` heads do this in parallel on slices of the vector, and a last
 linear layer mixes their outputs.
 
+When generating, the keys and values of earlier tokens never change: a ``KVCache`` keeps them, so
+each new token only computes its own query, key and value (chapter 6).
+
 Two ways to compute the same thing:
 
 - explicit (``fast=False``): scores, causal mask, softmax, dropout, weighted sum — the formula of
@@ -22,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MultiHeadAttention", "causal_mask"]
+__all__ = ["KVCache", "LayerCache", "MultiHeadAttention", "causal_mask"]
 
 
 def causal_mask(n_tokens: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -31,6 +34,46 @@ def causal_mask(n_tokens: int, device: torch.device | str | None = None) -> torc
     Row ``i`` is a query position and column ``j`` a key position: ``mask[i, j] = j > i``.
     """
     return torch.ones(n_tokens, n_tokens, dtype=torch.bool, device=device).triu(diagonal=1)
+
+
+class LayerCache:
+    """The keys and values one attention layer has seen: ``(batch, n_head, tokens, head_dim)``."""
+
+    def __init__(self) -> None:
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.keys is None else self.keys.shape[2]
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add the new tokens' keys and values; return all of them so far."""
+        if self.keys is None or self.values is None:
+            self.keys, self.values = k, v
+        else:
+            self.keys = torch.cat([self.keys, k], dim=2)
+            self.values = torch.cat([self.values, v], dim=2)
+        return self.keys, self.values
+
+
+class KVCache:
+    """One ``LayerCache`` per transformer block; ``len(cache)`` is the tokens cached so far."""
+
+    def __init__(self, n_layer: int) -> None:
+        self.layers = [LayerCache() for _ in range(n_layer)]
+
+    def __len__(self) -> int:
+        return len(self.layers[0]) if self.layers else 0
+
+    def reset(self) -> None:
+        """Forget every cached token."""
+        self.layers = [LayerCache() for _ in self.layers]
+
+
+def _offset_mask(n_new: int, n_all: int, device: torch.device) -> torch.Tensor:
+    """``(n_new, n_all)`` bool, True where a new query may see a key: the new tokens are the
+    last ``n_new`` of ``n_all``, so query ``i`` sees keys ``0 … n_all - n_new + i``."""
+    return torch.ones(n_new, n_all, dtype=torch.bool, device=device).tril(n_all - n_new)
 
 
 class MultiHeadAttention(nn.Module):
@@ -84,31 +127,40 @@ class MultiHeadAttention(nn.Module):
         return self._heads(q), self._heads(k), self._heads(v)
 
     def forward(
-        self, x: torch.Tensor, return_attn: bool = False
+        self, x: torch.Tensor, return_attn: bool = False, cache: LayerCache | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Attend over ``x`` ``(batch, tokens, d_in)``; returns ``(batch, tokens, d_out)``.
 
         With ``return_attn=True`` (explicit path) also returns the attention weights
-        ``(batch, n_head, tokens, tokens)``: the softmax output, before dropout; row ``i`` holds
-        how much query ``i`` takes from each key.
+        ``(batch, n_head, tokens, keys)``: the softmax output, before dropout; row ``i`` holds
+        how much query ``i`` takes from each key. With a ``cache``, ``x`` holds only the new
+        tokens: they attend to the cached keys and values too, and are added to the cache.
         """
         if x.dim() != 3 or x.shape[-1] != self.d_in:
             raise ValueError(
                 f"MultiHeadAttention expects (batch, tokens, {self.d_in}), got {tuple(x.shape)}"
             )
         b, n, _ = x.shape
-        if n > self.context_length:
+        past = 0 if cache is None else len(cache)
+        if past + n > self.context_length:
             raise ValueError(
-                f"sequence of {n} tokens is longer than the context length {self.context_length}"
+                f"sequence of {past + n} tokens is longer than the context length "
+                f"{self.context_length}"
             )
         q, k, v = self.project(x)
+        if cache is not None:
+            k, v = cache.append(k, v)
         weights = None
         if self.fast and not return_attn:
             p = self.dropout.p if self.training else 0.0
-            context = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+            if past == 0:
+                context = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+            else:  # is_causal would align the mask to the top-left; the new tokens are last
+                mask = None if n == 1 else _offset_mask(n, past + n, x.device)
+                context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         else:
-            scores = q @ k.transpose(-2, -1)  # (batch, n_head, tokens, tokens)
-            scores = scores.masked_fill(causal_mask(n, x.device), float("-inf"))
+            scores = q @ k.transpose(-2, -1)  # (batch, n_head, tokens, keys)
+            scores = scores.masked_fill(~_offset_mask(n, past + n, x.device), float("-inf"))
             weights = torch.softmax(scores / math.sqrt(self.head_dim), dim=-1)
             context = self.dropout(weights) @ v  # (batch, n_head, tokens, head_dim)
         out = self.out_proj(context.transpose(1, 2).reshape(b, n, self.d_out))

@@ -1,16 +1,31 @@
-"""Turning next-token logits into text (chapter 5: greedy decoding).
+"""Turning next-token logits into text (chapter 5: greedy; chapter 6: sampling, KV cache).
 
 ``generate_text_simple`` repeats one step: run the model on the last ``context_length`` tokens,
-take the logits of the last position, append the most likely token. Later chapters add sampling
-(temperature, top-k, top-p), stopping at end-of-text and a KV cache here.
+take the logits of the last position, append the most likely token.
+
+``generate`` is the full version (chapter 6): ``next_token_probs`` reshapes the last position's
+distribution with a temperature, a top-k cut and a top-p (nucleus) cut, a token is drawn from
+it (or the argmax at temperature 0), generation stops at an end-of-text id, and a ``KVCache``
+keeps the keys and values of earlier tokens so each step computes only the new token.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
-__all__ = ["generate_text_simple"]
+from llmcourse.attention import KVCache
+
+__all__ = [
+    "generate",
+    "generate_text_simple",
+    "ids_to_text",
+    "next_token_probs",
+    "sample_next",
+    "text_to_ids",
+]
 
 
 @torch.no_grad()
@@ -54,6 +69,163 @@ def generate_text_simple(
             logits = model(ids[:, -context_length:])  # (batch, tokens, vocab)
             next_id = logits[:, -1, :].argmax(dim=-1, keepdim=True)  # (batch, 1)
             ids = torch.cat([ids, next_id], dim=1)
+    finally:
+        model.train(was_training)
+    return ids[0] if single else ids
+
+
+# ----------------------------------------------------------------------------- chapter 6
+def text_to_ids(text: str, tokenizer: Any | None = None) -> torch.Tensor:
+    """``text`` as a ``(1, tokens)`` batch of ids (GPT-2's tokenizer by default)."""
+    from llmcourse.data import encode
+
+    return torch.tensor(encode(text, tokenizer)).unsqueeze(0)
+
+
+def ids_to_text(ids: torch.Tensor, tokenizer: Any | None = None) -> str:
+    """The text of ``ids`` ``(1, tokens)`` or ``(tokens,)`` (GPT-2's tokenizer by default)."""
+    if tokenizer is None:
+        from llmcourse.tokenizer import gpt2_tokenizer
+
+        tokenizer = gpt2_tokenizer()
+    if ids.dim() == 2:
+        if ids.shape[0] != 1:
+            raise ValueError(f"ids_to_text decodes one sequence, got a batch of {ids.shape[0]}")
+        ids = ids[0]
+    return tokenizer.decode(ids.tolist())
+
+
+def _check_sampling(temperature: float, top_k: int | None, top_p: float | None, vocab: int):
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"temperature must be a number, got {temperature!r}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
+    if top_k is not None:
+        if not isinstance(top_k, int) or isinstance(top_k, bool):
+            raise TypeError(f"top_k must be an int or None, got {top_k!r}")
+        if not 1 <= top_k <= vocab:
+            raise ValueError(
+                f"top_k must be between 1 and the vocabulary size {vocab}, got {top_k}"
+            )
+    if top_p is not None:
+        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)):
+            raise TypeError(f"top_p must be a number or None, got {top_p!r}")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+
+
+def next_token_probs(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> torch.Tensor:
+    """The distribution the next token is drawn from: ``(..., vocab)`` logits → probabilities.
+
+    Divide the logits by ``temperature`` (below 1 sharpens, above 1 flattens; 0 puts all the
+    probability on the argmax), keep the ``top_k`` largest, then keep the smallest set of most
+    likely tokens whose probabilities add up to at least ``top_p``; renormalise.
+    """
+    _check_sampling(temperature, top_k, top_p, logits.shape[-1])
+    logits = logits.float()
+    if temperature == 0:
+        return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if top_p is not None and top_p < 1:
+        sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+        before = sorted_probs.cumsum(-1) - sorted_probs  # probability of the tokens ranked above
+        sorted_probs = sorted_probs.masked_fill(before >= top_p, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+        probs = probs / probs.sum(-1, keepdim=True)
+    return probs
+
+
+def sample_next(
+    logits: torch.Tensor,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One token id per row of ``logits`` ``(batch, vocab)`` → ``(batch, 1)``: the argmax at
+    ``temperature=0``, else a draw from ``next_token_probs``."""
+    if temperature == 0:
+        _check_sampling(temperature, top_k, top_p, logits.shape[-1])
+        return logits.argmax(dim=-1, keepdim=True)
+    probs = next_token_probs(logits, temperature, top_k, top_p)
+    return torch.multinomial(probs, 1, generator=generator)
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module,
+    ids: torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    eos_id: int | None = None,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Append up to ``max_new_tokens`` tokens to ``ids`` ``(batch, tokens)`` or ``(tokens,)``.
+
+    Each step picks the next token with ``sample_next`` (greedy at ``temperature=0``, the
+    default). A row that produces ``eos_id`` stops there (the id is kept; rows that stopped
+    earlier are padded with it) and generation ends when every row has stopped.
+
+    With ``use_cache`` the model computes each new token against a ``KVCache`` of the earlier
+    ones and gives the same tokens as without it. Once the text outgrows the context, each step
+    feeds the last ``context_length`` tokens afresh, as ``generate_text_simple`` does. The
+    prompt itself must fit in the context.
+    """
+    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool):
+        raise TypeError(f"max_new_tokens must be an int, got {max_new_tokens!r}")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    cfg = getattr(model, "cfg", None)
+    if cfg is None:
+        raise TypeError("generate needs a GPTModel (a model with .cfg)")
+    _check_sampling(temperature, top_k, top_p, cfg.vocab_size)
+    if not isinstance(ids, torch.Tensor) or ids.dim() not in (1, 2):
+        raise ValueError("generate needs ids as a (batch, tokens) or (tokens,) tensor")
+    single = ids.dim() == 1
+    if single:
+        ids = ids.unsqueeze(0)
+    ctx = cfg.context_length
+    if ids.shape[1] == 0:
+        raise ValueError("generate needs at least one prompt token to start from")
+    if ids.shape[1] > ctx:
+        raise ValueError(
+            f"the prompt has {ids.shape[1]} tokens but the model's context holds {ctx}; "
+            f"shorten it, e.g. keep its last {ctx} tokens (ids[..., -{ctx}:])"
+        )
+    device = next(model.parameters(), ids).device
+    ids = ids.to(device)
+    finished = torch.zeros(ids.shape[0], 1, dtype=torch.bool, device=device)
+    cache: KVCache | None = model.new_cache() if use_cache else None
+    was_training = model.training
+    model.eval()
+    try:
+        for _ in range(max_new_tokens):
+            if cache is None:
+                logits = model(ids[:, -ctx:])
+            elif len(cache) == 0 or ids.shape[1] > ctx:  # first step, or a full context
+                cache.reset()
+                logits = model(ids[:, -ctx:], cache=cache)
+            else:
+                logits = model(ids[:, -1:], cache=cache)
+            next_id = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)
+            if eos_id is not None:
+                next_id = next_id.masked_fill(finished, eos_id)
+                finished |= next_id == eos_id
+            ids = torch.cat([ids, next_id], dim=1)
+            if eos_id is not None and bool(finished.all()):
+                break
     finally:
         model.train(was_training)
     return ids[0] if single else ids

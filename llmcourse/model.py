@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmcourse.attention import MultiHeadAttention
+from llmcourse.attention import KVCache, LayerCache, MultiHeadAttention
 from llmcourse.config import GPTConfig
 from llmcourse.embeddings import check_token_ids
 
@@ -107,14 +107,15 @@ class TransformerBlock(nn.Module):
         self.drop_shortcut = nn.Dropout(cfg.dropout)
 
     def forward(
-        self, x: torch.Tensor, return_attn: bool = False
+        self, x: torch.Tensor, return_attn: bool = False, cache: LayerCache | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """With ``return_attn=True`` also returns the weights ``(batch, n_head, tokens, tokens)``."""
+        """With ``return_attn=True`` also returns the weights ``(batch, n_head, tokens, keys)``;
+        with a ``cache``, ``x`` is only the new tokens (see ``MultiHeadAttention``)."""
         weights = None
         if return_attn:
-            h, weights = self.attn(self.norm1(x), return_attn=True)
+            h, weights = self.attn(self.norm1(x), return_attn=True, cache=cache)
         else:
-            h = self.attn(self.norm1(x))
+            h = self.attn(self.norm1(x), cache=cache)
         x = x + self.drop_shortcut(h)
         x = x + self.drop_shortcut(self.ff(self.norm2(x)))
         return (x, weights) if return_attn else x
@@ -158,7 +159,7 @@ class GPTModel(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
-    def _check_ids(self, ids: torch.Tensor) -> None:
+    def _check_ids(self, ids: torch.Tensor, past: int = 0) -> None:
         if not (isinstance(ids, torch.Tensor) and ids.device.type == "meta"):  # no values there
             check_token_ids(ids, self.cfg.vocab_size)  # an integer tensor of ids in the vocab
         if ids.dim() != 2:
@@ -166,24 +167,35 @@ class GPTModel(nn.Module):
                 f"GPTModel needs ids of shape (batch, tokens), got {tuple(ids.shape)}"
                 " (for one sequence use ids.unsqueeze(0))"
             )
-        n = ids.shape[1]
+        n = past + ids.shape[1]
         if n > self.cfg.context_length:
             raise ValueError(
                 f"sequence of {n} tokens is longer than the context length "
                 f"{self.cfg.context_length}; keep the last {self.cfg.context_length} tokens"
             )
 
-    def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        """Token + position embeddings, after dropout: ``(batch, tokens, n_embd)``."""
-        self._check_ids(ids)
-        pos = torch.arange(ids.shape[1], device=ids.device)
+    def embed(self, ids: torch.Tensor, past: int = 0) -> torch.Tensor:
+        """Token + position embeddings, after dropout: ``(batch, tokens, n_embd)``.
+
+        ``past`` tokens came before (in a KV cache): positions start at ``past``.
+        """
+        self._check_ids(ids, past)
+        pos = torch.arange(past, past + ids.shape[1], device=ids.device)
         return self.drop_emb(self.tok_emb(ids) + self.pos_emb(pos))
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Next-token logits ``(batch, tokens, vocab_size)`` for ``ids`` ``(batch, tokens)``."""
-        x = self.embed(ids)
-        for block in self.blocks:
-            x = block(x)
+    def new_cache(self) -> KVCache:
+        """An empty ``KVCache`` for this model's layers (chapter 6)."""
+        return KVCache(self.cfg.n_layer)
+
+    def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Next-token logits ``(batch, tokens, vocab_size)`` for ``ids`` ``(batch, tokens)``.
+
+        With a ``cache`` (from ``new_cache()``), ``ids`` are the tokens that follow the cached
+        ones: only they are computed, and they are added to the cache.
+        """
+        x = self.embed(ids, 0 if cache is None else len(cache))
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache=None if cache is None else cache.layers[i])
         return self.out_head(self.final_norm(x))
 
     def attention_weights(self, ids: torch.Tensor) -> torch.Tensor:

@@ -9,17 +9,27 @@ the transpose.
 Keys may come with or without the ``transformer.`` prefix (``GPT2LMHeadModel.state_dict()`` has
 it, the ``model.safetensors`` of the ``gpt2`` repositories does not). The causal-mask buffers of
 older checkpoints (``attn.bias``, ``attn.masked_bias``) are not weights and are skipped.
-This module only converts tensors; files and downloads are elsewhere.
+
+Files: ``save_model`` / ``load_model`` write and read a ``GPTModel`` as safetensors with its
+config in the file's metadata (the course model and training checkpoints use them);
+``load_gpt2`` reads GPT-2's own ``model.safetensors`` (fetched over https by
+``llmcourse.assets`` when a learner is online) into a ``GPTModel``.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from llmcourse.config import GPTConfig
 from llmcourse.model import GPTModel
@@ -29,7 +39,12 @@ __all__ = [
     "LoadReport",
     "config_from_gpt2",
     "gpt2_state_dict",
+    "load_gpt2",
     "load_gpt2_state_dict",
+    "load_model",
+    "load_state_into",
+    "read_safetensors",
+    "save_model",
 ]
 
 GPT2_KEYS: tuple[tuple[str, str, bool], ...] = (
@@ -207,3 +222,172 @@ def config_from_gpt2(hf_config: Mapping[str, Any], **overrides: Any) -> GPTConfi
         "tie_weights": bool(hf_config.get("tie_word_embeddings", True)),
     }
     return GPTConfig(**{**fields, **overrides})
+
+
+# ----------------------------------------------------------------------------- files
+_CONFIG_KEY = "llmcourse.config"
+
+
+def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Every tensor of a safetensors file (on the CPU) and its metadata.
+
+    A missing file is a ``FileNotFoundError``; a truncated or corrupt one a ``ValueError`` that
+    names the file (safetensors checks the header and that the data fills the file exactly).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file at {path}")
+    try:
+        with safe_open(path, framework="pt", device="cpu") as f:
+            metadata = dict(f.metadata() or {})
+            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (not a dict)
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise ValueError(
+            f"{path} is not a valid safetensors file (truncated or corrupt?): {e}"
+        ) from e
+    return tensors, metadata
+
+
+def _own_state(model: GPTModel) -> dict[str, torch.Tensor]:
+    """``model``'s parameters by name, the tied head stored once (as ``tok_emb.weight``)."""
+    return {name: p.detach() for name, p in model.named_parameters()}
+
+
+def save_model(
+    model: GPTModel,
+    path: str | Path,
+    dtype: torch.dtype | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Write ``model``'s weights (optionally cast to ``dtype``) and config to a safetensors file.
+
+    The config goes into the file's metadata, so ``load_model(path)`` needs nothing else. The
+    file is written next to its destination and renamed into place: never half-written.
+    """
+    if not isinstance(model, GPTModel):
+        raise TypeError(f"save_model needs a GPTModel, got {type(model).__name__}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        k: (v.to(dtype) if dtype else v).contiguous().cpu() for k, v in _own_state(model).items()
+    }
+    meta = {**(metadata or {}), _CONFIG_KEY: json.dumps(model.cfg.to_dict())}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+@torch.no_grad()
+def load_state_into(model: GPTModel, source: str | Path | Mapping[str, torch.Tensor]) -> None:
+    """Copy weights saved by ``save_model`` (a file or a dict) into ``model``, in place.
+
+    Every tensor's shape is checked before anything is copied (the error names the key and both
+    shapes); missing and unexpected keys are an error listing them. Values are cast to the
+    model's dtype.
+    """
+    state = read_safetensors(source)[0] if isinstance(source, (str, Path)) else dict(source)
+    own = dict(model.named_parameters())
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise ValueError(
+            f"the weights do not fit this GPTModel: missing {missing}, unexpected {unexpected}"
+        )
+    for key, tensor in state.items():
+        if tuple(tensor.shape) != tuple(own[key].shape):
+            raise ValueError(
+                f"shape mismatch for {key}: the checkpoint has {tuple(tensor.shape)}, "
+                f"the model has {tuple(own[key].shape)}"
+            )
+    for key, tensor in state.items():
+        own[key].copy_(tensor.to(dtype=own[key].dtype, device=own[key].device))
+
+
+def load_model(
+    path: str | Path,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+    **overrides: Any,
+) -> GPTModel:
+    """A ``GPTModel`` rebuilt from a file written by ``save_model``, in eval mode.
+
+    ``overrides`` change config fields that do not change shapes (e.g. ``dropout=0.0``).
+    """
+    tensors, metadata = read_safetensors(path)
+    if _CONFIG_KEY not in metadata:
+        raise ValueError(
+            f"{path} has no llmcourse config in its metadata: it was not written by save_model "
+            "(for GPT-2's own files use load_gpt2)"
+        )
+    cfg = GPTConfig(**json.loads(metadata[_CONFIG_KEY])).replace(**overrides)
+    model = GPTModel(cfg).to(dtype)
+    load_state_into(model, tensors)
+    return model.to(device or "cpu").eval()
+
+
+GPT2_ASSETS = {"gpt2-small": "gpt2-small.safetensors", "gpt2-medium": "gpt2-medium.safetensors"}
+"""The GPT-2 sizes ``load_gpt2`` can fetch, and their asset names in ``llmcourse.assets``."""
+
+
+def load_gpt2(
+    name: str | Path = "gpt2-small",
+    device: torch.device | str | None = None,
+    **overrides: Any,
+) -> GPTModel:
+    """GPT-2 as a ``GPTModel``: ``name`` is ``"gpt2-small"``/``"gpt2-medium"`` (fetched once over
+    https into the cache, about 0.5/1.5 GB) or the path of a ``model.safetensors`` in Hugging
+    Face's GPT-2 layout. The config comes from the ``config.json`` beside such a file, else from
+    the tensors' shapes (GPT-2's head counts; 64-wide heads for other widths); ``overrides``
+    change fields such as ``n_head`` or ``dropout``. Returns the model in eval mode.
+    """
+    from llmcourse import assets
+
+    if isinstance(name, str) and name in GPT2_ASSETS:
+        file = assets.fetch(GPT2_ASSETS[name], log=print)
+    elif isinstance(name, (str, Path)) and Path(name).suffix == ".safetensors":
+        file = Path(name)
+    else:
+        raise ValueError(
+            f"load_gpt2 needs one of {sorted(GPT2_ASSETS)} or a .safetensors path, got {name!r}"
+        )
+    tensors, _ = read_safetensors(file)
+    beside = file.parent / "config.json"  # a Hugging Face snapshot folder has one
+    if file.parent != assets.cache_dir() and beside.is_file():
+        cfg = config_from_gpt2(json.loads(beside.read_text()), **overrides)
+    else:
+        cfg = _config_from_tensors(tensors).replace(**overrides)
+    model = GPTModel(cfg)
+    load_gpt2_state_dict(model, tensors)
+    return model.to(device or "cpu").eval()
+
+
+def _config_from_tensors(tensors: Mapping[str, torch.Tensor]) -> GPTConfig:
+    """The ``GPTConfig`` a GPT-2 state dict implies: sizes from shapes, heads from the preset."""
+    keys = {_strip(k): v for k, v in tensors.items()}
+    for needed in ("wte.weight", "wpe.weight"):
+        if needed not in keys:
+            raise ValueError(f"the weights have no {needed}: not a GPT-2 checkpoint")
+    vocab, n_embd = keys["wte.weight"].shape
+    n_layer = 1 + max(
+        (int(m.group(1)) for k in keys if (m := re.match(r"h\.(\d+)\.", k))), default=-1
+    )
+    heads = {768: 12, 1024: 16, 1280: 20, 1600: 25}
+    n_head = heads.get(int(n_embd))
+    if n_head is None:  # not a published size (e.g. a tiny test checkpoint): 64-wide heads
+        n_head = max(1, int(n_embd) // 64) if int(n_embd) % 64 == 0 else 1
+    return GPTConfig(
+        vocab_size=int(vocab),
+        context_length=int(keys["wpe.weight"].shape[0]),
+        n_embd=int(n_embd),
+        n_head=n_head,
+        n_layer=n_layer,
+        tie_weights="lm_head.weight" not in keys
+        or torch.equal(keys["lm_head.weight"], keys["wte.weight"]),
+    )

@@ -190,3 +190,60 @@ def test_setup_tiktoken_makes_gpt2_work_offline(tmp_path, monkeypatch):
     enc = tiktoken.get_encoding("gpt2")
     assert enc.encode("Hello world") == [15496, 995]
     assert enc.n_vocab == 50257
+
+
+def test_fetch_all_skips_online_only_assets(cache, tmp_path, monkeypatch):
+    data = b"small"
+    small = Asset(
+        "small",
+        hashlib.sha256(data).hexdigest(),
+        5,
+        (Url(write(tmp_path / "s", data).as_uri()),),
+        "s",
+    )
+    big = Asset("big", None, 5, (Url((tmp_path / "absent").as_uri()),), "weights", online_only=True)
+    monkeypatch.setattr(assets, "ASSETS", {"small": small, "big": big})
+    monkeypatch.setattr(assets, "_TIKTOKEN_FILES", {})
+    assert assets.main(["fetch", "--all"]) == 0
+    assert assets.is_cached("small") and not (cache / "big").exists()
+    assert assets.main(["fetch", "big"]) == 1  # asked for by name: tried, and it fails
+
+
+def _serve(tmp_path, body, etag):
+    """A local https-like server (plain http) that names ``etag`` as the file's sha256."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Linked-ETag", f'"{etag}"')
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/model.safetensors"
+
+
+def test_an_unpinned_asset_is_checked_against_the_sha256_its_server_names(
+    cache, tmp_path, monkeypatch
+):
+    body = b"weights" * 100
+    for etag, ok in ((hashlib.sha256(body).hexdigest(), True), ("ab" * 32, False)):
+        server, url = _serve(tmp_path, body, etag)
+        try:
+            monkeypatch.setitem(ASSETS, "w", Asset("w", None, len(body), (Url(url),), "w"))
+            if ok:
+                assert assets.fetch("w").read_bytes() == body
+                (cache / "w").unlink()
+            else:
+                with pytest.raises(AssetError, match=f"expected {'ab' * 32}"):
+                    assets.fetch("w")
+                assert not (cache / "w").exists()
+        finally:
+            server.shutdown()

@@ -143,3 +143,22 @@ def test_bad_input():
         MultiHeadAttention(12, 10, 8, 4)
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got -0.5"):
         MultiHeadAttention(12, 16, 8, 4, dropout=-0.5)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_kv_cache_in_chunks_equals_one_pass(fast):
+    from llmcourse.attention import KVCache
+
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 16, context_length=12, n_head=4, qkv_bias=True, fast=fast).eval()
+    x = torch.randn(2, 10, 16)
+    cache = KVCache(1)
+    parts = [mha(x[:, a:b], cache=cache.layers[0]) for a, b in ((0, 4), (4, 5), (5, 10))]
+    torch.testing.assert_close(torch.cat(parts, dim=1), mha(x), atol=1e-6, rtol=1e-5)
+    assert len(cache) == 10 and cache.layers[0].keys.shape == (2, 4, 10, 4)
+    with pytest.raises(
+        ValueError, match="sequence of 13 tokens is longer than the context length 12"
+    ):
+        mha(x[:, :3], cache=cache.layers[0])
+    cache.reset()
+    assert len(cache) == 0

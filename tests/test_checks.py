@@ -216,3 +216,27 @@ def test_count_parameters():
     assert checks.check_count_parameters(by_building)
     result = checks.check_count_parameters(ignores_tying)
     assert not result and "tie True" in repr(result) and "tie False" not in repr(result)
+
+
+def test_chapter_6_checks_pass_right_answers_and_catch_wrong_ones():
+    import math
+
+    import torch.nn.functional as F
+
+    from llmcourse.generate import next_token_probs
+
+    def ce(logits, targets):
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+    assert checks.check_cross_entropy(ce)
+    assert not checks.check_cross_entropy(lambda lg, t: ce(lg, t) * 1.001)
+    assert "not attempted" in repr(checks.check_cross_entropy(lambda lg, t: None))
+
+    def top_k(logits, k):
+        kth = torch.topk(logits, k).values[-1]
+        return logits.masked_fill(logits < kth, -math.inf)
+
+    assert checks.check_top_k(top_k)
+    assert not checks.check_top_k(lambda lg, k: top_k(lg, max(1, k - 1)))
+    assert checks.check_top_p(lambda p, top_p: next_token_probs(p.log(), 1.0, top_p=top_p))
+    assert not checks.check_top_p(lambda p, top_p: p)

@@ -1,10 +1,12 @@
-"""llmcourse.generate: greedy decoding, against a step-by-step argmax written here."""
+"""llmcourse.generate: greedy decoding against a step-by-step argmax; sampling cuts; the KV
+cache against the uncached path; Hugging Face's ``generate`` on the same weights."""
 
 import pytest
 import torch
+from hf_models import tiny_hf
 
 from llmcourse.config import GPTConfig
-from llmcourse.generate import generate_text_simple
+from llmcourse.generate import generate, generate_text_simple, next_token_probs, sample_next
 from llmcourse.model import GPTModel
 
 
@@ -62,3 +64,123 @@ def test_bad_input():
         generate_text_simple(model, torch.tensor([[1]]), 3, context_length=0)
     with pytest.raises(ValueError, match=r"\(batch, tokens\) or \(tokens,\) tensor"):
         generate_text_simple(model, [1, 2], 3)
+
+
+# ----------------------------------------------------------------------------- chapter 6
+
+
+def test_temperature_zero_is_greedy_and_temperature_scales_the_logits():
+    logits = torch.tensor([[1.0, 3.0, 2.0, 0.0]])
+    assert next_token_probs(logits, 0.0).tolist() == [[0.0, 1.0, 0.0, 0.0]]
+    for t in (0.5, 1.0, 2.0):
+        torch.testing.assert_close(next_token_probs(logits, t), torch.softmax(logits / t, -1))
+    cold, hot = next_token_probs(logits, 0.5), next_token_probs(logits, 2.0)
+    assert cold.max() > next_token_probs(logits, 1.0).max() > hot.max()
+
+
+def test_top_k_keeps_the_k_largest_and_top_p_the_smallest_set_reaching_p():
+    logits = torch.log(torch.tensor([[0.1, 0.4, 0.2, 0.3]]))
+    probs = next_token_probs(logits, 1.0, top_k=2)
+    torch.testing.assert_close(probs, torch.tensor([[0.0, 4 / 7, 0.0, 3 / 7]]))
+    # sorted: 0.4, 0.3, 0.2, 0.1 -> cumulative 0.4, 0.7, 0.9, 1.0
+    torch.testing.assert_close(
+        next_token_probs(logits, 1.0, top_p=0.7), torch.tensor([[0.0, 4 / 7, 0.0, 3 / 7]])
+    )
+    torch.testing.assert_close(
+        next_token_probs(logits, 1.0, top_p=0.71), torch.tensor([[0.0, 4, 2, 3]]) / 9
+    )
+    assert next_token_probs(logits, 1.0, top_p=0.1).tolist() == [[0.0, 1.0, 0.0, 0.0]]
+    torch.testing.assert_close(next_token_probs(logits, 1.0, top_p=1.0), torch.exp(logits))
+
+
+def test_sampling_follows_the_distribution_and_is_seeded():
+    logits = torch.log(torch.tensor([[0.1, 0.6, 0.3]])).expand(20000, 3)
+    draws = sample_next(logits, 1.0, generator=torch.Generator().manual_seed(0)).flatten()
+    freq = torch.bincount(draws, minlength=3) / len(draws)
+    torch.testing.assert_close(freq, torch.tensor([0.1, 0.6, 0.3]), atol=0.015, rtol=0)
+    again = sample_next(logits, 1.0, generator=torch.Generator().manual_seed(0)).flatten()
+    assert torch.equal(draws, again)
+    assert sample_next(logits[:2], 1.0, top_k=1).flatten().tolist() == [1, 1]
+
+
+def _tiny(fast=True, seed=0):
+    torch.manual_seed(seed)
+    return GPTModel(GPTConfig.preset("tiny", fast_attention=fast)).eval()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_kv_cache_gives_the_same_tokens_greedy_and_sampled_even_past_the_context(fast):
+    model = _tiny(fast)
+    prompt = torch.randint(0, 512, (3, 7))
+    n = model.cfg.context_length + 20  # outgrows the 64-token context
+    cached = generate(model, prompt, n, use_cache=True)
+    assert torch.equal(cached, generate(model, prompt, n, use_cache=False))
+    assert torch.equal(cached, generate_text_simple(model, prompt, n))
+    kw = {"temperature": 1.3, "top_k": 40, "top_p": 0.95}
+    a = generate(
+        model, prompt, 30, use_cache=True, generator=torch.Generator().manual_seed(5), **kw
+    )
+    b = generate(
+        model, prompt, 30, use_cache=False, generator=torch.Generator().manual_seed(5), **kw
+    )
+    assert torch.equal(a, b)
+    assert not torch.equal(a, cached[:, :37])  # sampling did not fall back to greedy
+
+
+def test_kv_cache_computes_one_token_per_step():
+    model = _tiny()
+    seen = []
+    model.blocks[0].register_forward_hook(lambda m, args, out: seen.append(args[0].shape[1]))
+    generate(model, torch.randint(0, 512, (1, 5)), 4, use_cache=True)
+    assert seen == [5, 1, 1, 1]
+    seen.clear()
+    generate(model, torch.randint(0, 512, (1, 5)), 4, use_cache=False)
+    assert seen == [5, 6, 7, 8]
+
+
+def test_stops_at_end_of_text_and_pads_rows_that_stopped():
+    model = Counter(vocab=10, context_length=8)
+    out = generate(model, torch.tensor([[5], [1]]), 8, eos_id=7, use_cache=False)
+    assert out.tolist() == [[5, 6, 7, 7, 7, 7, 7], [1, 2, 3, 4, 5, 6, 7]]
+    one = generate(model, torch.tensor([5]), 8, eos_id=7, use_cache=False)
+    assert one.tolist() == [5, 6, 7]
+
+
+def test_same_tokens_as_hugging_face_generate():
+    from llmcourse.weights import load_gpt2_state_dict
+
+    hf, cfg = tiny_hf(vocab=97, ctx=32, n_embd=32, n_layer=2, n_head=4)
+    model = GPTModel(cfg).eval()
+    load_gpt2_state_dict(model, hf.state_dict())
+    prompt = torch.randint(0, 97, (2, 5), generator=torch.Generator().manual_seed(1))
+    ours = generate(model, prompt, 20, eos_id=0, use_cache=True)
+    theirs = hf.generate(
+        prompt,
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=20,
+        do_sample=False,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
+    assert (ours == 0).any()  # one row stopped at end-of-text: both pad it the same way
+    assert torch.equal(ours, theirs)
+
+
+def test_sampling_bad_input():
+    model = _tiny()
+    ids = torch.tensor([[1, 2]])
+    with pytest.raises(ValueError, match="temperature must be >= 0 .*got -0.5"):
+        generate(model, ids, 3, temperature=-0.5)
+    with pytest.raises(
+        ValueError, match="top_k must be between 1 and the vocabulary size 512, got 0"
+    ):
+        generate(model, ids, 3, temperature=1.0, top_k=0)
+    with pytest.raises(ValueError, match="vocabulary size 512, got 513"):
+        generate(model, ids, 3, temperature=1.0, top_k=513)
+    for p in (0, 1.5, -0.1):
+        with pytest.raises(ValueError, match=rf"top_p must be in \(0, 1\], got {p}"):
+            generate(model, ids, 3, temperature=1.0, top_p=p)
+    with pytest.raises(ValueError, match="prompt has 70 tokens but the model's context holds 64"):
+        generate(model, torch.zeros(1, 70, dtype=torch.long), 3)
+    with pytest.raises(ValueError, match="max_new_tokens must be >= 0, got -2"):
+        generate(model, ids, -2)

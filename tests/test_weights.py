@@ -6,13 +6,19 @@ import pytest
 import torch
 from hf_models import transformers
 
+from llmcourse import assets
 from llmcourse.config import GPTConfig
 from llmcourse.model import GPTModel
 from llmcourse.weights import (
     GPT2_KEYS,
     config_from_gpt2,
     gpt2_state_dict,
+    load_gpt2,
     load_gpt2_state_dict,
+    load_model,
+    load_state_into,
+    read_safetensors,
+    save_model,
 )
 
 
@@ -151,3 +157,87 @@ def test_config_from_gpt2():
 def test_load_needs_a_gpt_model():
     with pytest.raises(TypeError, match="needs a GPTModel, got Linear"):
         load_gpt2_state_dict(torch.nn.Linear(2, 2), {})
+
+
+# ----------------------------------------------------------------------------- files (chapter 6)
+
+
+def test_save_and_load_model_keep_the_config_and_the_weights(tmp_path):
+    torch.manual_seed(0)
+    model = GPTModel(GPTConfig.preset("tiny", dropout=0.2)).eval()
+    path = save_model(model, tmp_path / "m.safetensors")
+    again = load_model(path)
+    assert again.cfg == model.cfg and not again.training
+    ids = torch.randint(0, 512, (2, 9))
+    torch.testing.assert_close(again(ids), model(ids), rtol=0, atol=0)
+    assert again.out_head.weight is again.tok_emb.weight  # still tied
+    tensors, _ = read_safetensors(path)
+    assert "out_head.weight" not in tensors  # the tied head is stored once
+    half = load_model(save_model(model, tmp_path / "h.safetensors", dtype=torch.bfloat16))
+    assert half.tok_emb.weight.dtype == torch.float32
+    assert (tmp_path / "h.safetensors").stat().st_size < 0.55 * path.stat().st_size
+    torch.testing.assert_close(half(ids), model(ids), atol=0.05, rtol=0.05)
+    assert load_model(path, dropout=0.0).cfg.dropout == 0.0
+    assert not list(tmp_path.glob(".*part"))  # no temporary file left behind
+
+
+def test_a_checkpoint_of_another_shape_names_the_key_and_both_shapes(tmp_path):
+    model = GPTModel(GPTConfig.preset("tiny"))
+    path = save_model(model, tmp_path / "m.safetensors")
+    deeper = GPTModel(GPTConfig.preset("tiny", context_length=32))
+    with pytest.raises(
+        ValueError,
+        match=r"shape mismatch for pos_emb.weight: the checkpoint has \(64, 64\), "
+        r"the model has \(32, 64\)",
+    ):
+        load_state_into(deeper, path)
+    with pytest.raises(ValueError, match=r"missing \['blocks.2.attn.out_proj.bias'"):
+        load_state_into(GPTModel(GPTConfig.preset("tiny", n_layer=3)), path)
+
+
+def test_truncated_corrupt_or_foreign_files_give_clear_errors(tmp_path):
+    path = save_model(GPTModel(GPTConfig.preset("tiny")), tmp_path / "m.safetensors")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut.safetensors is not a valid safetensors file"):
+        load_model(cut)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!")
+    with pytest.raises(ValueError, match="junk.safetensors is not a valid safetensors file"):
+        load_gpt2(junk)
+    with pytest.raises(FileNotFoundError, match="no weights file at"):
+        load_model(tmp_path / "absent.safetensors")
+    hf = tmp_path / "hf"
+    tiny_hf().save_pretrained(hf)
+    with pytest.raises(ValueError, match="no llmcourse config in its metadata.*use load_gpt2"):
+        load_model(hf / "model.safetensors")
+    with pytest.raises(ValueError, match="load_gpt2 needs one of"):
+        load_gpt2("gpt2-huge")
+
+
+def test_load_gpt2_from_a_hugging_face_safetensors_file_equals_hugging_face(tmp_path):
+    hf, _ = hf_models.tiny_hf(vocab=97, ctx=16, n_embd=32, n_layer=3, n_head=4)
+    hf.save_pretrained(tmp_path / "snapshot")  # model.safetensors + config.json
+    ids = torch.randint(0, 97, (2, 16))
+    with torch.no_grad():
+        expected = hf(ids).logits
+    model = load_gpt2(tmp_path / "snapshot" / "model.safetensors")
+    assert model.cfg.n_head == 4 and model.cfg.n_layer == 3 and not model.training
+    torch.testing.assert_close(model(ids), expected, atol=1e-5, rtol=1e-5)
+    # the bare file (no config.json beside it): sizes from the shapes, heads given
+    bare = tmp_path / "bare.safetensors"
+    bare.write_bytes((tmp_path / "snapshot" / "model.safetensors").read_bytes())
+    model = load_gpt2(bare, n_head=4)
+    torch.testing.assert_close(model(ids), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_gpt2_weights_are_online_only_assets():
+    for name in ("gpt2-small.safetensors", "gpt2-medium.safetensors"):
+        asset = assets.ASSETS[name]
+        assert asset.online_only
+        assert all(s.url.startswith("https://huggingface.co/") for s in asset.sources)
+    assert assets.ASSETS["gpt2-small.safetensors"].size == 548105171
+    assert not any(
+        a.online_only for n, a in assets.ASSETS.items() if not n.startswith(("gpt2-", "course-"))
+    )

@@ -5,7 +5,8 @@ an answer computed here in a different way, and returns a ``CheckResult``: true 
 passed, shown in a notebook as a line that says what was found. A function that still returns
 ``None`` (the exercise stub) counts as not attempted.
 
-Chapters 0–1 in ``tokens``, 2–3 in ``data``, 4–5 in ``model``; all are importable from here.
+Chapters 0–1 in ``tokens``, 2–3 in ``data``, 4–5 in ``model``, 6 in ``train``; all are
+importable from here.
 """
 
 from llmcourse.checks.data import (
@@ -31,6 +32,7 @@ from llmcourse.checks.tokens import (
     check_merge,
     check_most_frequent_pair,
 )
+from llmcourse.checks.train import check_cross_entropy, check_top_k, check_top_p
 
 __all__ = [
     "CheckResult",
@@ -41,6 +43,7 @@ __all__ = [
     "check_count_parameters",
     "check_count_tokens",
     "check_count_windows",
+    "check_cross_entropy",
     "check_gelu",
     "check_layer_norm",
     "check_make_pairs",
@@ -50,4 +53,6 @@ __all__ = [
     "check_one_hot_embed",
     "check_sinusoidal",
     "check_split_heads",
+    "check_top_k",
+    "check_top_p",
 ]

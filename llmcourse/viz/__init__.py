@@ -12,6 +12,8 @@ same figures. Call :func:`setup` once per notebook.
   ``position_similarity``, ``live_neighbours``.
 - ``attention``: chapter 4's ``attention_explorer``, ``attention_step_view``, ``live_attention``.
 - ``gpt``: chapter 5's ``activation_plot``, ``gradient_bars``, ``model_size_bars``.
+- ``pretrain``: chapter 6's ``loss_curves``, ``live_loss_plot``, ``lr_schedule``,
+  ``sampling_explorer``.
 """
 
 from llmcourse.viz.attention import (
@@ -29,6 +31,7 @@ from llmcourse.viz.embeddings import (
     position_similarity,
 )
 from llmcourse.viz.gpt import activation_plot, gradient_bars, model_size_bars
+from llmcourse.viz.pretrain import live_loss_plot, loss_curves, lr_schedule, sampling_explorer
 from llmcourse.viz.render import RENDERER, BookRenderer, figure_html, live_figure, setup
 from llmcourse.viz.tokens import (
     PALETTE,
@@ -54,12 +57,16 @@ __all__ = [
     "gradient_bars",
     "live_attention",
     "live_figure",
+    "live_loss_plot",
     "live_neighbours",
     "live_tokenizer",
+    "loss_curves",
+    "lr_schedule",
     "model_attention",
     "model_size_bars",
     "neighbour_bars",
     "position_similarity",
+    "sampling_explorer",
     "setup",
     "show_piece",
     "sliding_window_explorer",

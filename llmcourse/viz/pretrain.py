@@ -1,0 +1,185 @@
+"""Figures of pretraining and decoding (chapter 6, Pretraining): loss curves (also redrawn live
+during training), the learning-rate schedule, and a sampling explorer over precomputed
+temperatures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+import torch
+
+from llmcourse.viz.render import visibility_slider
+
+_SIG = 4  # significant digits kept in figures (stored HTML must not depend on float noise)
+
+
+def _round(values: Sequence[float], sig: int = _SIG) -> list[float]:
+    return [float(f"{v:.{sig}g}") for v in values]
+
+
+def _history_dict(history: Any) -> Mapping[str, Sequence[float]]:
+    data = history.to_dict() if hasattr(history, "to_dict") else history
+    for key in ("tokens_seen", "train_loss", "val_loss"):
+        if key not in data:
+            raise ValueError(f"loss_curves needs a history with {key!r} (a History or its dict)")
+    return data
+
+
+def loss_curves(
+    history: Any, title: str | None = None, epoch_tokens: int | None = None
+) -> go.Figure:
+    """Training and validation loss against tokens seen, from a ``History`` (or its dict, e.g.
+    a model card's ``history``). With ``epoch_tokens`` a second axis counts epochs."""
+    data = _history_dict(history)
+    x = list(data["tokens_seen"])
+    fig = go.Figure()
+    for key, name, dash in (
+        ("train_loss", "training", "solid"),
+        ("val_loss", "validation", "dash"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=_round(data[key]),
+                name=name,
+                mode="lines+markers",
+                line={"dash": dash},
+                hovertemplate="%{x:,} tokens<br>" + name + " loss %{y:.3f}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title={"text": title} if title else None,
+        height=380,
+        xaxis_title="tokens seen",
+        yaxis_title="loss (cross-entropy, nats)",
+        hovermode="x unified",
+        margin={"t": 60 if title else 30},
+    )
+    if epoch_tokens:
+        last = x[-1] if x else 0
+        epochs = int(last // epoch_tokens)
+        fig.update_xaxes(
+            tickvals=[e * epoch_tokens for e in range(epochs + 1)],
+            ticktext=[f"{e * epoch_tokens:,}<br>epoch {e}" for e in range(epochs + 1)],
+        )
+    return fig
+
+
+def live_loss_plot(
+    title: str | None = None, epoch_tokens: int | None = None
+) -> Callable[[Any], None]:
+    """A callback for ``train(..., on_eval=...)`` that redraws ``loss_curves`` in one output
+    after every evaluation: live while a kernel trains, the final curves on the page after."""
+    from IPython.display import display
+
+    handle = None
+
+    def on_eval(history: Any) -> None:
+        nonlocal handle
+        fig = loss_curves(history, title, epoch_tokens)
+        if handle is None:
+            handle = display(fig, display_id=True)
+        else:
+            handle.update(fig)
+
+    return on_eval
+
+
+def lr_schedule(
+    lr_fn: Callable[[int], float], total_steps: int, title: str | None = None
+) -> go.Figure:
+    """The learning rate ``lr_fn(step)`` for every step of a run."""
+    steps = list(range(total_steps))
+    fig = go.Figure(
+        go.Scatter(
+            x=steps,
+            y=_round([lr_fn(s) for s in steps]),
+            mode="lines",
+            hovertemplate="step %{x}<br>lr %{y:.2e}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={"text": title} if title else None,
+        height=300,
+        xaxis_title="step",
+        yaxis_title="learning rate",
+        margin={"t": 60 if title else 30},
+    )
+    return fig
+
+
+def sampling_explorer(
+    logits: torch.Tensor,
+    pieces: Sequence[str],
+    temperatures: Sequence[float] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
+    top_k: int = 5,
+    top_p: float = 0.9,
+    show: int = 20,
+    title: str | None = None,
+) -> go.Figure:
+    """Next-token probabilities for one position at each temperature, with a slider.
+
+    ``logits`` ``(vocab,)`` are the model's scores for the next token and ``pieces`` the text of
+    every token id (a list indexed by id). The ``show`` most likely tokens (at temperature 1)
+    are drawn as bars; the ``top_k`` kept by a top-k cut are dark, the rest light, and a marker
+    shows where the top-p nucleus (the fewest tokens reaching ``top_p``) ends. Every temperature
+    is precomputed, so the slider works on a static page.
+    """
+    if logits.dim() != 1:
+        raise ValueError(
+            f"sampling_explorer needs the logits of one position, (vocab,), got {tuple(logits.shape)}"
+        )
+    if not temperatures or any(t <= 0 for t in temperatures):
+        raise ValueError(f"temperatures must be > 0, got {list(temperatures)}")
+    if not 1 <= top_k <= show:
+        raise ValueError(f"top_k must be between 1 and show={show}, got {top_k}")
+    logits = logits.detach().double()
+    order = torch.argsort(logits, descending=True)[:show].tolist()
+    labels = [f"{i + 1}. {pieces[t]!r}" for i, t in enumerate(order)]
+    colors = ["#1f77b4" if i < top_k else "#aec7e8" for i in range(show)]
+    fig = go.Figure()
+    titles = []
+    for k, t in enumerate(temperatures):
+        probs = torch.softmax(logits / t, dim=-1)
+        ranked = torch.sort(probs, descending=True).values
+        nucleus = int((ranked.cumsum(0) - ranked < top_p).sum())
+        shown = probs[order].tolist()
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=_round(shown),
+                marker_color=colors,
+                visible=k == 0,
+                hovertemplate="%{x}<br>p = %{y:.4f}<extra></extra>",
+                name=f"T = {t}",
+            )
+        )
+        top_k_mass = float(probs[order[:top_k]].sum())
+        titles.append(
+            f"temperature {t}: top token p = {shown[0]:.3f}; top-{top_k} hold {top_k_mass:.1%}; "
+            f"top-p {top_p} keeps {nucleus:,} token{'s' if nucleus != 1 else ''}"
+        )
+    fig.update_layout(
+        title={"text": titles[0]},
+        height=460,
+        yaxis_title="probability of the next token",
+        yaxis_range=[0, 1],
+        xaxis_tickangle=-45,
+        showlegend=False,
+        sliders=[
+            visibility_slider([f"{t}" for t in temperatures], titles, "temperature: ", pad_top=110)
+        ],
+        margin={"t": 70, "b": 40},
+    )
+    fig.add_annotation(
+        text=f"dark: kept by top-k = {top_k}",
+        xref="paper",
+        yref="paper",
+        x=1,
+        y=1.02,
+        showarrow=False,
+        xanchor="right",
+    )
+    return fig

@@ -1,0 +1,57 @@
+"""llmcourse.viz.pretrain: chapter 6's figures."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from llmcourse import viz
+from llmcourse.train import History, lr_at
+
+
+def test_loss_curves_from_a_history_or_its_dict():
+    h = History(
+        step=[1, 2], tokens_seen=[100, 200], train_loss=[5.123456, 4.0], val_loss=[5.5, 4.75]
+    )
+    for source in (h, h.to_dict()):
+        fig = viz.loss_curves(source, title="t", epoch_tokens=100)
+        train, val = fig.data
+        assert list(train.x) == [100, 200] and list(train.y) == [5.123, 4.0]
+        assert list(val.y) == [5.5, 4.75] and val.name == "validation"
+        assert list(fig.layout.xaxis.tickvals) == [0, 100, 200]
+    with pytest.raises(ValueError, match="needs a history with 'val_loss'"):
+        viz.loss_curves({"tokens_seen": [], "train_loss": []})
+
+
+def test_lr_schedule_draws_the_function():
+    fig = viz.lr_schedule(lambda s: lr_at(s, 1e-3, 10, 100, 1e-4), 100)
+    y = list(fig.data[0].y)
+    assert len(y) == 100 and y[9] == pytest.approx(1e-3) and y[0] == pytest.approx(1e-4)
+    assert min(y[10:]) == y[-1] > 1e-4
+
+
+def test_sampling_explorer_precomputes_every_temperature():
+    logits = torch.log(torch.tensor([0.05, 0.5, 0.2, 0.15, 0.1]))
+    pieces = ["a", "b", "c", "d", "e"]
+    fig = viz.sampling_explorer(
+        logits, pieces, temperatures=(0.5, 1.0, 2.0), top_k=2, top_p=0.7, show=4
+    )
+    assert len(fig.data) == 3 and [t.visible for t in fig.data] == [True, False, False]
+    at_one = fig.data[1]
+    assert list(at_one.x) == ["1. 'b'", "2. 'c'", "3. 'd'", "4. 'e'"]
+    assert list(at_one.y) == [0.5, 0.2, 0.15, 0.1]
+    assert at_one.marker.color[:2] == ("#1f77b4", "#1f77b4") and at_one.marker.color[2] == "#aec7e8"
+    p_half = torch.softmax(logits / 0.5, -1)
+    assert fig.data[0].y[0] == pytest.approx(float(p_half[1]), rel=1e-3)
+    steps = fig.layout.sliders[0].steps
+    assert "top-p 0.7 keeps 2 tokens" in steps[1].args[1]["title.text"]  # 0.5 + 0.2 reaches 0.7
+    assert "top-2 hold 70.0%" in steps[1].args[1]["title.text"]
+    assert math.isclose(
+        sum(fig.data[2].y), float(torch.softmax(logits / 2, -1)[1:].sum()), rel_tol=1e-3
+    )
+    with pytest.raises(ValueError, match=r"temperatures must be > 0, got \[0\]"):
+        viz.sampling_explorer(logits, pieces, temperatures=(0,))
+    with pytest.raises(ValueError, match=r"the logits of one position, \(vocab,\), got \(1, 5\)"):
+        viz.sampling_explorer(logits[None], pieces)
