@@ -68,7 +68,7 @@ def batch_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) ->
 
 def perplexity(loss: float | torch.Tensor) -> float:
     """``exp(loss)``: the number of equally likely tokens that would give the same loss."""
-    return math.exp(float(loss))
+    return math.exp(loss.item() if isinstance(loss, torch.Tensor) else float(loss))
 
 
 @torch.no_grad()

@@ -78,11 +78,13 @@ def live_loss_plot(
 
     def on_eval(history: Any) -> None:
         nonlocal handle
-        fig = loss_curves(history, title, epoch_tokens)
+        # the bundle itself: displaying the figure object would bypass the display id
+        bundle = loss_curves(history, title, epoch_tokens)._repr_mimebundle_()
+        bundle.setdefault("text/plain", "loss curves")
         if handle is None:
-            handle = display(fig, display_id=True)
+            handle = display(bundle, raw=True, display_id=True)
         else:
-            handle.update(fig)
+            handle.update(bundle, raw=True)
 
     return on_eval
 
