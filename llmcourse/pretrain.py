@@ -31,10 +31,18 @@ import torch
 from llmcourse import assets
 from llmcourse.config import GPTConfig
 from llmcourse.data import encode, load_corpus, make_loader, train_val_split
+from llmcourse.generate import generate, ids_to_text, text_to_ids
 from llmcourse.model import GPTModel, count_parameters
 from llmcourse.runtime import seed as seed_everything
 from llmcourse.tokenizer import gpt2_tokenizer
-from llmcourse.train import History, TrainConfig, is_main_process, setup_distributed, train
+from llmcourse.train import (
+    History,
+    TrainConfig,
+    evaluate_loss,
+    is_main_process,
+    setup_distributed,
+    train,
+)
 from llmcourse.weights import load_model, save_model
 
 __all__ = ["COURSE_MODEL", "course_model_card", "load_course_model", "main"]
@@ -168,22 +176,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         tokenizer=tokenizer,
         resume=args.run_dir if args.resume else None,
     )
+    world = torch.distributed.get_world_size() if distributed else 1
+    if distributed:
+        torch.distributed.destroy_process_group()
     if not main_process:
         return 0
     samples = {}
     for prompt in SAMPLE_PROMPTS:
-        from llmcourse.generate import generate, ids_to_text, text_to_ids
-
         out = generate(model, text_to_ids(prompt, tokenizer), 40)
         samples[prompt] = ids_to_text(out, tokenizer)
     out_path = Path(args.out)
     save_model(model, out_path, dtype=torch.bfloat16)
     # the loss of the weights as saved (bfloat16), measured again in fp32
     saved = load_model(out_path)
-    from llmcourse.train import evaluate_loss
-
     val_loss = evaluate_loss(saved, val_loader)
-    world = torch.distributed.get_world_size() if distributed else 1
     card = {
         "name": "course-model",
         "command": (

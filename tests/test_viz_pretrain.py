@@ -21,6 +21,11 @@ def test_loss_curves_from_a_history_or_its_dict():
         assert list(train.x) == [100, 200] and list(train.y) == [5.123, 4.0]
         assert list(val.y) == [5.5, 4.75] and val.name == "validation"
         assert list(fig.layout.xaxis.tickvals) == [0, 100, 200]
+    many = History(
+        tokens_seen=[100 * k for k in range(1, 41)], train_loss=[1.0] * 40, val_loss=[1.0] * 40
+    )
+    ticks = viz.loss_curves(many, epoch_tokens=100).layout.xaxis.tickvals
+    assert list(ticks) == list(range(0, 4001, 700))  # 40 epochs: a tick every 7
     with pytest.raises(ValueError, match="needs a history with 'val_loss'"):
         viz.loss_curves({"tokens_seen": [], "train_loss": []})
 
@@ -38,7 +43,8 @@ def test_sampling_explorer_precomputes_every_temperature():
     fig = viz.sampling_explorer(
         logits, pieces, temperatures=(0.5, 1.0, 2.0), top_k=2, top_p=0.7, show=4
     )
-    assert len(fig.data) == 3 and [t.visible for t in fig.data] == [True, False, False]
+    assert len(fig.data) == 3 and [t.visible for t in fig.data] == [False, True, False]
+    assert fig.layout.sliders[0].active == 1 and fig.layout.title.text.startswith("temperature 1.0")
     at_one = fig.data[1]
     assert list(at_one.x) == ["1. 'b'", "2. 'c'", "3. 'd'", "4. 'e'"]
     assert list(at_one.y) == [0.5, 0.2, 0.15, 0.1]

@@ -4,6 +4,7 @@ temperatures."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -60,9 +61,11 @@ def loss_curves(
     if epoch_tokens:
         last = x[-1] if x else 0
         epochs = int(last // epoch_tokens)
+        every = max(1, math.ceil(epochs / 6))  # at most about 7 ticks
+        marks = range(0, epochs + 1, every)
         fig.update_xaxes(
-            tickvals=[e * epoch_tokens for e in range(epochs + 1)],
-            ticktext=[f"{e * epoch_tokens:,}<br>epoch {e}" for e in range(epochs + 1)],
+            tickvals=[e * epoch_tokens for e in marks],
+            ticktext=[f"{e * epoch_tokens:,}<br>epoch {e}" for e in marks],
         )
     return fig
 
@@ -127,7 +130,8 @@ def sampling_explorer(
     every token id (a list indexed by id). The ``show`` most likely tokens (at temperature 1)
     are drawn as bars; the ``top_k`` kept by a top-k cut are dark, the rest light, and a marker
     shows where the top-p nucleus (the fewest tokens reaching ``top_p``) ends. Every temperature
-    is precomputed, so the slider works on a static page.
+    is precomputed, so the slider works on a static page. It opens at temperature 1 when that
+    is one of ``temperatures``.
     """
     if logits.dim() != 1:
         raise ValueError(
@@ -153,7 +157,6 @@ def sampling_explorer(
                 x=labels,
                 y=_round(shown),
                 marker_color=colors,
-                visible=k == 0,
                 hovertemplate="%{x}<br>p = %{y:.4f}<extra></extra>",
                 name=f"T = {t}",
             )
@@ -175,6 +178,11 @@ def sampling_explorer(
         ],
         margin={"t": 70, "b": 40},
     )
+    start = list(temperatures).index(1.0) if 1.0 in temperatures else 0
+    for k, trace in enumerate(fig.data):
+        trace.visible = k == start
+    fig.layout.sliders[0].active = start
+    fig.layout.title.text = titles[start]
     fig.add_annotation(
         text=f"dark: kept by top-k = {top_k}",
         xref="paper",
