@@ -29,6 +29,8 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
+from llmcourse.generate import generate, ids_to_text, text_to_ids
+
 __all__ = [
     "History",
     "TrainConfig",
@@ -353,13 +355,8 @@ class _Batches:
 
 
 def _sample_text(model: nn.Module, tokenizer: Any, prompt: str, n_tokens: int) -> str:
-    from llmcourse.data import encode
-    from llmcourse.generate import generate
-
-    device = next(model.parameters()).device
-    ids = torch.tensor(encode(prompt, tokenizer), device=device)
-    out = generate(model, ids, n_tokens, use_cache=True)
-    return tokenizer.decode(out.tolist())
+    """Greedy continuation of ``prompt`` (greedy draws no random numbers: resuming stays exact)."""
+    return ids_to_text(generate(model, text_to_ids(prompt, tokenizer), n_tokens), tokenizer)
 
 
 def train(

@@ -8,11 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 import plotly.graph_objects as go
 import torch
 
-_SIG = 4  # significant digits kept in figures (stored HTML must not depend on float noise)
-
-
-def _round(values: Sequence[float], sig: int = _SIG) -> list[float]:
-    return [float(f"{v:.{sig}g}") for v in values]
+from llmcourse.viz.render import round_sig
 
 
 def activation_plot(
@@ -34,17 +30,17 @@ def activation_plot(
     for k, (name, fn) in enumerate(functions.items()):
         y = fn(x)
         (slope,) = torch.autograd.grad(y.sum(), x)
-        xs = _round(x.detach().tolist())
+        xs = round_sig(x.detach().tolist())
         dash = ["solid", "dash", "dot", "dashdot"][k % 4]
         fig.add_trace(
             go.Scatter(
-                x=xs, y=_round(y.detach().tolist()), name=name, line={"dash": dash}, visible=True
+                x=xs, y=round_sig(y.detach().tolist()), name=name, line={"dash": dash}, visible=True
             )
         )
         fig.add_trace(
             go.Scatter(
                 x=xs,
-                y=_round(slope.tolist()),
+                y=round_sig(slope.tolist()),
                 name=f"{name} slope",
                 line={"dash": dash},
                 visible=False,
@@ -109,7 +105,7 @@ def gradient_bars(
             go.Bar(
                 name=name,
                 x=names,
-                y=_round(values, 3),
+                y=round_sig(values, 3),
                 hovertemplate="%{x}<br>%{y:.3g}<extra>%{fullData.name}</extra>",
             )
         )

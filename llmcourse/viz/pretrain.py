@@ -11,13 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 import torch
 
-from llmcourse.viz.render import visibility_slider
-
-_SIG = 4  # significant digits kept in figures (stored HTML must not depend on float noise)
-
-
-def _round(values: Sequence[float], sig: int = _SIG) -> list[float]:
-    return [float(f"{v:.{sig}g}") for v in values]
+from llmcourse.viz.render import round_sig, visibility_slider
 
 
 def _history_dict(history: Any) -> Mapping[str, Sequence[float]]:
@@ -43,7 +37,7 @@ def loss_curves(
         fig.add_trace(
             go.Scatter(
                 x=x,
-                y=_round(data[key]),
+                y=round_sig(data[key]),
                 name=name,
                 mode="lines+markers",
                 line={"dash": dash},
@@ -100,7 +94,7 @@ def lr_schedule(
     fig = go.Figure(
         go.Scatter(
             x=steps,
-            y=_round([lr_fn(s) for s in steps]),
+            y=round_sig([lr_fn(s) for s in steps]),
             mode="lines",
             hovertemplate="step %{x}<br>lr %{y:.2e}<extra></extra>",
         )
@@ -155,7 +149,7 @@ def sampling_explorer(
         fig.add_trace(
             go.Bar(
                 x=labels,
-                y=_round(shown),
+                y=round_sig(shown),
                 marker_color=colors,
                 hovertemplate="%{x}<br>p = %{y:.4f}<extra></extra>",
                 name=f"T = {t}",

@@ -24,6 +24,12 @@ RENDERER = "llmcourse"
 _CONFIG: dict[str, Any] = {"responsive": True, "displaylogo": False}
 
 
+def round_sig(values: Sequence[float], sig: int = 4) -> list[float]:
+    """``values`` rounded to ``sig`` significant digits: figures keep what the eye can see, and
+    their stored HTML does not change with float noise from one run to the next."""
+    return [float(f"{v:.{sig}g}") for v in values]
+
+
 # ----------------------------------------------------------------------------- the renderer
 def _figure_json(fig_dict: Mapping[str, Any]) -> str:
     """Canonical JSON of a figure dict (sorted keys), the input of the div id hash."""
