@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import shlex
 import sys
@@ -33,6 +34,7 @@ from llmcourse.config import GPTConfig
 from llmcourse.data import encode, load_corpus, make_loader, train_val_split
 from llmcourse.generate import generate, ids_to_text, text_to_ids
 from llmcourse.model import GPTModel, count_parameters
+from llmcourse.runtime import device as best_device
 from llmcourse.runtime import seed as seed_everything
 from llmcourse.tokenizer import gpt2_tokenizer
 from llmcourse.train import (
@@ -69,6 +71,13 @@ def course_model_card() -> dict[str, Any]:
     """The course model's card as a dict (see ``checkpoints/course-model.json``)."""
     path = CARD if CARD.is_file() else assets.fetch("course-model-card")
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _device() -> torch.device:
+    """This process's device: its own GPU under ``torchrun`` (``LOCAL_RANK``), else the best one."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return best_device()
 
 
 def _cpu_name() -> str:
@@ -148,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         train_ids, args.batch_size, ctx, args.stride or ctx, shuffle=True, seed=args.seed
     )
     val_loader = make_loader(val_ids, args.batch_size, ctx, ctx, shuffle=False, drop_last=False)
-    model = GPTModel(cfg)
+    model = GPTModel(cfg).to(_device())
     tcfg = TrainConfig(
         max_steps=args.steps,
         lr=args.lr,
@@ -186,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = generate(model, text_to_ids(prompt, tokenizer), 40)
         samples[prompt] = ids_to_text(out, tokenizer)
     out_path = Path(args.out)
-    save_model(model, out_path, dtype=torch.bfloat16)
+    save_model(model, out_path, dtype=torch.bfloat16)  # save_model copies to the CPU
     # the loss of the weights as saved (bfloat16), measured again in fp32
     saved = load_model(out_path)
     val_loss = evaluate_loss(saved, val_loader)
@@ -226,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "tokens_per_second": round(history.tokens_seen[-1] / history.seconds, 1),
         },
         "machine": {
+            "device": str(next(model.parameters()).device),
             "cpu": _cpu_name(),
             "torch": torch.__version__,
             "python": platform.python_version(),

@@ -427,9 +427,11 @@ def train(
         for micro in range(cfg.grad_accum_steps):
             inputs, targets = batches.next()
             sync = micro == cfg.grad_accum_steps - 1 or not distributed
-            with contextlib.nullcontext() if sync else net.no_sync(), autocast:
-                loss = batch_loss(net, inputs, targets) / cfg.grad_accum_steps
-            loss.backward()
+            # no_sync: accumulate locally, average across processes only after the last one
+            with contextlib.nullcontext() if sync else net.no_sync():
+                with autocast:
+                    loss = batch_loss(net, inputs, targets) / cfg.grad_accum_steps
+                loss.backward()
             step_loss += loss.item()
             tokens_seen += inputs.numel() * world
         if cfg.grad_clip is not None:

@@ -262,3 +262,32 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert math.isfinite(card["val_loss"]) and card["val_loss"] < 11.0
     assert (tmp_path / "run" / "train_state.pt").is_file()
     assert Path(out).stat().st_size > 0
+
+
+def _ddp_run(tmp_path, name, batch, accum, processes):
+    out = tmp_path / f"{name}.json"
+    script = str(Path(__file__).parent / "ddp_train.py")
+    launch = [sys.executable]
+    if processes > 1:
+        launch += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [*launch, script, str(out), str(batch), str(accum)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path):
+    """DDP averages the two processes' gradients: 2 processes × batch 4 = batch 8 = batch 4
+    accumulated twice = 2 processes × batch 2 accumulated twice. Losses agree within 1e-5 (float
+    sums in another order), step after step."""
+    one = _ddp_run(tmp_path, "one", batch=8, accum=1, processes=1)
+    accumulated = _ddp_run(tmp_path, "accumulated", batch=4, accum=2, processes=1)
+    two = _ddp_run(tmp_path, "two", batch=4, accum=1, processes=2)
+    both = _ddp_run(tmp_path, "both", batch=2, accum=2, processes=2)
+    assert one["tokens_seen"] == two["tokens_seen"] == accumulated["tokens_seen"]
+    assert both["tokens_seen"] == one["tokens_seen"]
+    assert one["tokens_seen"] == [8 * 16 * s for s in range(1, 7)]
+    assert one["val_loss"][-1] < one["val_loss"][0] - 0.2  # it learned something
+    for other in (two, accumulated, both):
+        assert other["val_loss"] == pytest.approx(one["val_loss"], abs=1e-5)
