@@ -67,10 +67,9 @@ test: lint unit nbval site site-check
 notebooks: assets
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
 
+# Every benchmark (about 10 minutes on 2 cores): results in benchmarks/results/, a table of ratios
 bench: assets
-	$(PY) -m benchmarks.bench_bpe
-	$(PY) -m benchmarks.bench_model
-	$(PY) -m benchmarks.bench_generate
+	$(PY) -m benchmarks
 
 # Pretrain the course model again (checkpoints/: weights and model card). About 45 minutes on
 # 2 CPU cores; an interrupted run continues with: $(PY) -m llmcourse.pretrain --resume

@@ -84,10 +84,10 @@ def bench_encoding(corpus: str) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_bpe", description=__doc__)
     parser.add_argument("--full", action="store_true", help="naive trainer on the whole corpus")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     corpus = load_corpus()
     train = bench_training(corpus, args.full)
     enc = bench_encoding(corpus)

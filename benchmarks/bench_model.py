@@ -167,13 +167,13 @@ def _best(repeats: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_model", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="course config only, fewer steps")
     parser.add_argument("--configs", nargs="+", choices=sorted(SHAPES), help="presets to run")
     parser.add_argument("--rounds", type=int, help="alternating rounds (default 4, quick 2)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     configs = args.configs or (["course"] if args.quick else ["course", "gpt2-small"])
