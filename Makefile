@@ -67,11 +67,11 @@ test: lint unit nbval site site-check
 notebooks: assets
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
 
-# Every benchmark (about 10 minutes on 2 cores): results in benchmarks/results/, a table of ratios
+# Every benchmark (about 7 minutes on 2 cores): results in benchmarks/results/, a table of ratios
 bench: assets
 	$(PY) -m benchmarks
 
-# Pretrain the course model again (checkpoints/: weights and model card). About 45 minutes on
+# Pretrain the course model again (checkpoints/: weights and model card). About 25 minutes on
 # 2 CPU cores; an interrupted run continues with: $(PY) -m llmcourse.pretrain --resume
 course-model: assets
 	$(PY) -m llmcourse.pretrain

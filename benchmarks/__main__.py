@@ -1,6 +1,6 @@
 """Every benchmark in one command, and one table of ratios.
 
-    python -m benchmarks              # all of them: about 10 minutes on 2 cores (= make bench)
+    python -m benchmarks              # all of them: about 7 minutes on 2 cores (= make bench)
     python -m benchmarks --summary    # only the table, from the results already in results/
 
 Runs ``bench_bpe``, ``bench_model``, ``bench_generate`` and ``bench_system`` (each writes its own
