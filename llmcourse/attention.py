@@ -33,7 +33,7 @@ def causal_mask(n_tokens: int, device: torch.device | str | None = None) -> torc
 
     Row ``i`` is a query position and column ``j`` a key position: ``mask[i, j] = j > i``.
     """
-    return torch.ones(n_tokens, n_tokens, dtype=torch.bool, device=device).triu(diagonal=1)
+    return ~_offset_mask(n_tokens, n_tokens, device)
 
 
 class LayerCache:

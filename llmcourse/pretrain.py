@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import platform
 import shlex
 import sys
@@ -29,13 +28,11 @@ from typing import Any
 
 import torch
 
-from llmcourse import assets
+from llmcourse import assets, runtime
 from llmcourse.config import GPTConfig
 from llmcourse.data import encode, load_corpus, make_loader, train_val_split
 from llmcourse.generate import generate, ids_to_text, text_to_ids
 from llmcourse.model import GPTModel, count_parameters
-from llmcourse.runtime import device as best_device
-from llmcourse.runtime import seed as seed_everything
 from llmcourse.tokenizer import gpt2_tokenizer
 from llmcourse.train import (
     History,
@@ -71,13 +68,6 @@ def course_model_card() -> dict[str, Any]:
     """The course model's card as a dict (see ``checkpoints/course-model.json``)."""
     path = CARD if CARD.is_file() else assets.fetch("course-model-card")
     return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def _device() -> torch.device:
-    """This process's device: its own GPU under ``torchrun`` (``LOCAL_RANK``), else the best one."""
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return best_device()
 
 
 def _cpu_name() -> str:
@@ -147,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if value is not None
     }
     cfg = GPTConfig.preset(args.preset, **overrides)
-    seed_everything(args.seed)
+    runtime.seed(args.seed)
     tokenizer = gpt2_tokenizer()
     text = load_corpus()
     train_text, val_text = train_val_split(text, args.val_fraction)
@@ -157,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         train_ids, args.batch_size, ctx, args.stride or ctx, shuffle=True, seed=args.seed
     )
     val_loader = make_loader(val_ids, args.batch_size, ctx, ctx, shuffle=False, drop_last=False)
-    model = GPTModel(cfg).to(_device())
+    model = GPTModel(cfg).to(runtime.device())
     tcfg = TrainConfig(
         max_steps=args.steps,
         lr=args.lr,

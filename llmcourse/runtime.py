@@ -6,6 +6,7 @@ Every chapter calls ``seed(...)`` before anything random, and puts models and te
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -15,7 +16,10 @@ __all__ = ["device", "seed"]
 
 
 def device(prefer: str | None = None) -> torch.device:
-    """The best available device (cuda → mps → cpu), or ``prefer`` if given and available."""
+    """The best available device (cuda → mps → cpu), or ``prefer`` if given and available.
+
+    Under ``torchrun`` on a GPU machine, CUDA means this process's own GPU, ``cuda:LOCAL_RANK``.
+    """
     available = {
         "cuda": torch.cuda.is_available(),
         "mps": torch.backends.mps.is_available(),
@@ -26,8 +30,10 @@ def device(prefer: str | None = None) -> torch.device:
             raise ValueError(f"unknown device {prefer!r}; expected one of {sorted(available)}")
         if not available[prefer]:
             raise ValueError(f"device {prefer!r} is not available on this machine")
-        return torch.device(prefer)
-    return torch.device(next(name for name, ok in available.items() if ok))
+    name = prefer or next(name for name, ok in available.items() if ok)
+    if name == "cuda" and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return torch.device(name)
 
 
 def seed(value: int = 123) -> torch.Generator:

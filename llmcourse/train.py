@@ -184,10 +184,10 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be an int >= 1, got {value!r}")
-        for name in ("warmup_steps",):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"TrainConfig.{name} must be an int >= 0, got {value!r}")
+        if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise ValueError(
+                f"TrainConfig.warmup_steps must be an int >= 0, got {self.warmup_steps!r}"
+            )
         for name in ("sample_every", "checkpoint_every", "eval_batches"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -401,8 +401,7 @@ def train(
     if resume is not None:
         state = load_checkpoint(resume, model, optimizer)
         step, history = state["step"], History.from_dict(state["history"])
-        tokens_seen = history.tokens_seen[-1] if history.tokens_seen else 0
-        tokens_seen = state["extra"].get("tokens_seen", tokens_seen)
+        tokens_seen = state["extra"]["tokens_seen"]
         batches.restore(state["extra"]["batches"])
         torch.set_rng_state(state["torch_rng"])
     autocast = (

@@ -31,7 +31,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from llmcourse.config import GPTConfig
+from llmcourse.config import PRESETS, GPTConfig
 from llmcourse.model import GPTModel
 
 __all__ = [
@@ -378,7 +378,7 @@ def _config_from_tensors(tensors: Mapping[str, torch.Tensor]) -> GPTConfig:
     n_layer = 1 + max(
         (int(m.group(1)) for k in keys if (m := re.match(r"h\.(\d+)\.", k))), default=-1
     )
-    heads = {768: 12, 1024: 16, 1280: 20, 1600: 25}
+    heads = {p["n_embd"]: p["n_head"] for name, p in PRESETS.items() if name.startswith("gpt2-")}
     n_head = heads.get(int(n_embd))
     if n_head is None:  # not a published size (e.g. a tiny test checkpoint): 64-wide heads
         n_head = max(1, int(n_embd) // 64) if int(n_embd) % 64 == 0 else 1
