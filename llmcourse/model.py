@@ -187,15 +187,30 @@ class GPTModel(nn.Module):
         """An empty ``KVCache`` for this model's layers (chapter 6)."""
         return KVCache(self.cfg.n_layer)
 
-    def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        ids: torch.Tensor,
+        cache: KVCache | None = None,
+        select: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Next-token logits ``(batch, tokens, vocab_size)`` for ``ids`` ``(batch, tokens)``.
 
         With a ``cache`` (from ``new_cache()``), ``ids`` are the tokens that follow the cached
-        ones: only they are computed, and they are added to the cache.
+        ones: only they are computed, and they are added to the cache. With ``select``, a bool
+        ``(batch, tokens)`` mask, only the selected positions go through the output head and the
+        result is ``(n_selected, vocab_size)``, in row-major order: the same rows as
+        ``logits[select]``, without the cost of the head at the other positions (chapter 7.2).
         """
         x = self.embed(ids, 0 if cache is None else len(cache))
         for i, block in enumerate(self.blocks):
             x = block(x, cache=None if cache is None else cache.layers[i])
+        if select is not None:
+            if select.dtype != torch.bool or select.shape != ids.shape:
+                raise ValueError(
+                    f"select must be a bool mask of the ids' shape {tuple(ids.shape)}, got "
+                    f"{select.dtype} of shape {tuple(select.shape)}"
+                )
+            x = x[select.to(x.device)]
         return self.out_head(self.final_norm(x))
 
     def attention_weights(self, ids: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
 from llmcourse.generate import generate, ids_to_text, text_to_ids
+from llmcourse.model import GPTModel
 
 __all__ = [
     "History",
@@ -46,6 +47,7 @@ __all__ = [
     "train",
 ]
 
+IGNORE_INDEX = -100  # targets with this value count for nothing (F.cross_entropy's default)
 STATE_FILE = "train_state.pt"
 MODEL_FILE = "model.safetensors"
 
@@ -56,7 +58,9 @@ def batch_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) ->
 
     ``inputs`` and ``targets`` are ``(batch, tokens)`` ids; the logits ``(batch, tokens, vocab)``
     are flattened to ``(batch * tokens, vocab)`` so every position counts once. Targets equal to
-    ``-100`` are ignored (fine-tuning uses them to mask tokens).
+    ``-100`` are ignored (fine-tuning uses them to mask tokens). When a ``GPTModel`` has such
+    targets, only the other positions go through its output head: the same loss, computed
+    faster (``GPTModel.forward``'s ``select``).
     """
     if inputs.shape != targets.shape:
         raise ValueError(
@@ -64,8 +68,13 @@ def batch_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) ->
             "same shape (batch, tokens)"
         )
     device = next(model.parameters()).device
-    logits = model(inputs.to(device))
-    return F.cross_entropy(logits.flatten(0, 1).float(), targets.to(device).flatten())
+    inputs, targets = inputs.to(device), targets.to(device)
+    keep = targets != IGNORE_INDEX
+    if isinstance(_unwrap(model), GPTModel) and not bool(keep.all()):
+        logits = model(inputs, select=keep)
+        return F.cross_entropy(logits.float(), targets[keep])
+    logits = model(inputs)
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
 
 
 def perplexity(loss: float | torch.Tensor) -> float:

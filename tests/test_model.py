@@ -115,6 +115,19 @@ def test_model_is_causal_and_attention_weights_match():
     torch.testing.assert_close(slow(ids), a, atol=1e-5, rtol=1e-5)
 
 
+def test_select_runs_the_head_on_the_chosen_positions_only():
+    model = GPTModel(GPTConfig.preset("tiny")).eval()
+    ids = torch.randint(0, 40, (2, 9), generator=torch.Generator().manual_seed(0))
+    select = torch.zeros(2, 9, dtype=torch.bool)
+    select[0, 3], select[1, 5:] = True, True
+    torch.testing.assert_close(model(ids, select=select), model(ids)[select])
+    assert model(ids, select=select).shape == (5, model.cfg.vocab_size)
+    with pytest.raises(ValueError, match=r"select must be a bool mask of the ids' shape \(2, 9\)"):
+        model(ids, select=select[:, :4])
+    with pytest.raises(ValueError, match="got torch.int64"):
+        model(ids, select=select.long())
+
+
 def test_model_bad_input():
     cfg = GPTConfig.preset("tiny")
     model = GPTModel(cfg)

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from llmcourse.config import GPTConfig
 from llmcourse.data import make_loader
 from llmcourse.model import GPTModel
+from llmcourse.runtime import seed
 from llmcourse.train import (
     History,
     TrainConfig,
@@ -58,6 +60,26 @@ def test_batch_loss_is_the_mean_cross_entropy_of_every_position():
     assert perplexity(math.log(40)) == pytest.approx(40.0)
     with pytest.raises(ValueError, match=r"inputs \(2, 16\) and targets \(2, 15\)"):
         batch_loss(model, x, y[:, :15])
+
+
+def test_masked_targets_run_the_head_only_where_they_count_with_the_same_loss_and_gradients():
+    x, y = IDS[:48].view(3, 16), IDS[1:49].view(3, 16).clone()
+    y[0, :10] = -100  # a prompt that is masked
+    y[2, 12:] = -100  # padding
+    full, fast = tiny().train(), tiny().train()
+    fast.load_state_dict(full.state_dict())
+    calls = []
+    fast.out_head.register_forward_hook(lambda m, i, o: calls.append(tuple(i[0].shape)))
+    seed(5)
+    loss_full = F.cross_entropy(full(x).flatten(0, 1), y.flatten())  # the plain path, -100 ignored
+    loss_full.backward()
+    seed(5)  # the same dropout masks
+    loss_fast = batch_loss(fast, x, y)
+    loss_fast.backward()
+    assert calls == [(48 - 10 - 4, 32)]  # the head saw only the 34 positions that count
+    torch.testing.assert_close(loss_fast, loss_full)
+    for (name, a), b in zip(full.named_parameters(), fast.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, msg=name)
 
 
 def test_evaluate_loss_averages_batches_caps_them_and_restores_the_mode():
