@@ -240,3 +240,29 @@ def test_chapter_6_checks_pass_right_answers_and_catch_wrong_ones():
     assert not checks.check_top_k(lambda lg, k: top_k(lg, max(1, k - 1)))
     assert checks.check_top_p(lambda p, top_p: next_token_probs(p.log(), 1.0, top_p=top_p))
     assert not checks.check_top_p(lambda p, top_p: p)
+
+
+def test_chapter_7_0_checks_pass_right_answers_and_catch_wrong_ones():
+    assert checks.check_lora_parameters(lambda i, o, r: r * (i + o))
+    full = checks.check_lora_parameters(lambda i, o, r: i * o)
+    assert not full and "in 192, out 576, rank 8: got 110592, expected 6144" in repr(full)
+
+    def forward(x, w, b, a, bb, alpha, rank):
+        return x @ w.T + b + alpha / rank * (x @ a @ bb)
+
+    assert checks.check_lora_forward(forward)
+    no_scale = checks.check_lora_forward(
+        lambda x, w, b, a, bb, alpha, rank: x @ w.T + b + x @ a @ bb
+    )
+    assert not no_scale and "case(s) wrong" in repr(no_scale)
+    assert "not attempted" in repr(checks.check_lora_forward(lambda *args: None))
+
+    assert checks.check_merge_lora(lambda w, a, bb, alpha, rank: w + alpha / rank * (a @ bb).T)
+    unscaled = checks.check_merge_lora(lambda w, a, bb, alpha, rank: w + (a @ bb).T)
+    assert not unscaled and "in 16, out 8, rank 4, alpha 8" in repr(unscaled)
+    transposed = checks.check_merge_lora(
+        lambda w, a, bb, alpha, rank: (w + alpha / rank * (a @ bb).T).T
+    )
+    assert not transposed and "got 'a weight of shape (4, 3)', expected 'shape (3, 4)'" in repr(
+        transposed
+    )

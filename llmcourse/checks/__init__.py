@@ -5,8 +5,8 @@ an answer computed here in a different way, and returns a ``CheckResult``: true 
 passed, shown in a notebook as a line that says what was found. A function that still returns
 ``None`` (the exercise stub) counts as not attempted.
 
-Chapters 0–1 in ``tokens``, 2–3 in ``data``, 4–5 in ``model``, 6 in ``train``; all are
-importable from here.
+Chapters 0–1 in ``tokens``, 2–3 in ``data``, 4–5 in ``model``, 6 in ``train``, 7.0 in
+``lora``; all are importable from here.
 """
 
 from llmcourse.checks.data import (
@@ -17,6 +17,7 @@ from llmcourse.checks.data import (
     check_one_hot_embed,
     check_sinusoidal,
 )
+from llmcourse.checks.lora import check_lora_forward, check_lora_parameters, check_merge_lora
 from llmcourse.checks.model import (
     check_causal_attention,
     check_causal_weights,
@@ -46,8 +47,11 @@ __all__ = [
     "check_cross_entropy",
     "check_gelu",
     "check_layer_norm",
+    "check_lora_forward",
+    "check_lora_parameters",
     "check_make_pairs",
     "check_merge",
+    "check_merge_lora",
     "check_most_frequent_pair",
     "check_nearest",
     "check_one_hot_embed",

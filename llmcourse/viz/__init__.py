@@ -14,6 +14,7 @@ same figures. Call :func:`setup` once per notebook.
 - ``gpt``: chapter 5's ``activation_plot``, ``gradient_bars``, ``model_size_bars``.
 - ``pretrain``: chapter 6's ``loss_curves``, ``live_loss_plot``, ``lr_schedule``,
   ``sampling_explorer``.
+- ``lora``: chapter 7.0's ``lora_share_plot``, ``finetune_comparison``, ``singular_value_plot``.
 """
 
 from llmcourse.viz.attention import (
@@ -31,6 +32,7 @@ from llmcourse.viz.embeddings import (
     position_similarity,
 )
 from llmcourse.viz.gpt import activation_plot, gradient_bars, model_size_bars
+from llmcourse.viz.lora import finetune_comparison, lora_share_plot, singular_value_plot
 from llmcourse.viz.pretrain import live_loss_plot, loss_curves, lr_schedule, sampling_explorer
 from llmcourse.viz.render import RENDERER, BookRenderer, figure_html, live_figure, setup
 from llmcourse.viz.tokens import (
@@ -54,12 +56,14 @@ __all__ = [
     "bpe_merge_stepper",
     "embedding_explorer",
     "figure_html",
+    "finetune_comparison",
     "gradient_bars",
     "live_attention",
     "live_figure",
     "live_loss_plot",
     "live_neighbours",
     "live_tokenizer",
+    "lora_share_plot",
     "loss_curves",
     "lr_schedule",
     "model_attention",
@@ -69,6 +73,7 @@ __all__ = [
     "sampling_explorer",
     "setup",
     "show_piece",
+    "singular_value_plot",
     "sliding_window_explorer",
     "token_colors",
     "token_count_bars",
