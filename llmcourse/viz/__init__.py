@@ -15,6 +15,9 @@ same figures. Call :func:`setup` once per notebook.
 - ``pretrain``: chapter 6's ``loss_curves``, ``live_loss_plot``, ``lr_schedule``,
   ``sampling_explorer``.
 - ``lora``: chapter 7.0's ``lora_share_plot``, ``finetune_comparison``, ``singular_value_plot``.
+- ``classify``: chapter 7.1's ``classifier_curves``, ``accuracy_bars``, ``confusion_matrix``,
+  ``position_explorer``.
+- ``instruct``: chapter 7.2's ``exact_match_bars``.
 """
 
 from llmcourse.viz.attention import (
@@ -24,6 +27,12 @@ from llmcourse.viz.attention import (
     live_attention,
     model_attention,
 )
+from llmcourse.viz.classify import (
+    accuracy_bars,
+    classifier_curves,
+    confusion_matrix,
+    position_explorer,
+)
 from llmcourse.viz.data import sliding_window_explorer
 from llmcourse.viz.embeddings import (
     embedding_explorer,
@@ -32,6 +41,7 @@ from llmcourse.viz.embeddings import (
     position_similarity,
 )
 from llmcourse.viz.gpt import activation_plot, gradient_bars, model_size_bars
+from llmcourse.viz.instruct import exact_match_bars
 from llmcourse.viz.lora import finetune_comparison, lora_share_plot, singular_value_plot
 from llmcourse.viz.pretrain import live_loss_plot, loss_curves, lr_schedule, sampling_explorer
 from llmcourse.viz.render import RENDERER, BookRenderer, figure_html, live_figure, setup
@@ -49,12 +59,16 @@ __all__ = [
     "PALETTE",
     "RENDERER",
     "BookRenderer",
+    "accuracy_bars",
     "activation_plot",
     "attention_explorer",
     "attention_step_view",
     "attention_steps",
     "bpe_merge_stepper",
+    "classifier_curves",
+    "confusion_matrix",
     "embedding_explorer",
+    "exact_match_bars",
     "figure_html",
     "finetune_comparison",
     "gradient_bars",
@@ -69,6 +83,7 @@ __all__ = [
     "model_attention",
     "model_size_bars",
     "neighbour_bars",
+    "position_explorer",
     "position_similarity",
     "sampling_explorer",
     "setup",

@@ -1,0 +1,567 @@
+"""Fine-tuning to follow instructions (chapter 7.2).
+
+- ``FAMILIES``: task families whose answers are exact (reverse the words, the capital of a US
+  state, add two numbers, ...); each makes one ``(instruction, input, output)`` from a seeded
+  ``random.Random``.
+- ``make_dataset`` / ``split_dataset``: records ``{"instruction", "input", "output", "family"}``
+  in the Alpaca layout, deterministic by seed, no prompt repeated, split train/validation/test.
+- ``format_prompt``: the Alpaca prompt (with or without an input); the response follows it.
+- ``InstructionDataset`` + ``collate``: token ids, padded with end-of-text, shifted by one, the
+  padding targets set to ``-100`` except the first end-of-text, the prompt optionally masked.
+- ``respond`` / ``evaluate_exact_match``: greedy answers and exact match per family.
+- ``load_alpaca_json``: bring your own Alpaca-format JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from llmcourse import assets
+from llmcourse.generate import generate
+from llmcourse.train import History, batch_loss, evaluate_loss, lr_at, make_optimizer
+
+__all__ = [
+    "DEFAULT_FAMILIES",
+    "EOS_ID",
+    "FAMILIES",
+    "FIELDS",
+    "IGNORE_INDEX",
+    "PREAMBLE",
+    "WORDS",
+    "InstructionDataset",
+    "collate",
+    "evaluate_exact_match",
+    "exact_match",
+    "finetune",
+    "format_example",
+    "format_prompt",
+    "load_alpaca_json",
+    "make_dataset",
+    "make_instruction_loaders",
+    "respond",
+    "split_dataset",
+]
+
+EOS_ID = 50256  # GPT-2's <|endoftext|>
+IGNORE_INDEX = -100  # the target value cross-entropy skips
+FIELDS = ("instruction", "input", "output")
+PREAMBLE = (
+    "Below is an instruction that describes a task. "
+    "Write a response that appropriately completes the request."
+)
+
+# Short, common words; each is one or two GPT-2 tokens.
+WORDS = (
+    "ship",
+    "boat",
+    "sea",
+    "deck",
+    "rope",
+    "wave",
+    "wind",
+    "storm",
+    "star",
+    "moon",
+    "sun",
+    "night",
+    "day",
+    "fish",
+    "bird",
+    "hand",
+    "head",
+    "eye",
+    "heart",
+    "king",
+    "man",
+    "boy",
+    "cat",
+    "dog",
+    "horse",
+    "tree",
+    "book",
+    "door",
+    "house",
+    "road",
+    "hill",
+    "river",
+    "lake",
+    "rock",
+    "stone",
+    "fire",
+    "bell",
+    "bone",
+    "coat",
+    "hat",
+    "map",
+    "ring",
+    "rain",
+    "cup",
+    "coin",
+    "key",
+    "bed",
+    "cow",
+    "bag",
+    "box",
+    "net",
+    "egg",
+    "flag",
+    "gun",
+)
+
+Family = Callable[[random.Random], tuple[str, str, str]]
+
+
+@cache
+def _states() -> tuple[tuple[str, str], ...]:
+    names = json.loads(assets.fetch("us-states").read_text(encoding="utf-8"))
+    capitals = json.loads(assets.fetch("us-state-capitals").read_text(encoding="utf-8"))
+    assert len(names) == len(capitals) == 50
+    return tuple(zip(names, capitals))
+
+
+def _ask(rng: random.Random, *phrasings: str) -> str:
+    return rng.choice(phrasings)
+
+
+def _words(rng: random.Random, low: int, high: int) -> list[str]:
+    return rng.sample(WORDS, rng.randint(low, high))
+
+
+def _first_word(rng: random.Random) -> tuple[str, str, str]:
+    words = _words(rng, 2, 5)
+    ask = _ask(
+        rng,
+        "What is the first word?",
+        "Write the first word of the list.",
+        "Which word comes first?",
+    )
+    return ask, " ".join(words), words[0]
+
+
+def _last_word(rng: random.Random) -> tuple[str, str, str]:
+    words = _words(rng, 2, 5)
+    ask = _ask(
+        rng, "What is the last word?", "Write the last word of the list.", "Which word comes last?"
+    )
+    return ask, " ".join(words), words[-1]
+
+
+def _repeat(rng: random.Random) -> tuple[str, str, str]:
+    word, n = rng.choice(WORDS), rng.randint(2, 4)
+    ask = _ask(
+        rng,
+        f"Repeat the word {n} times.",
+        f"Write the word {n} times.",
+        f"Say this word {n} times.",
+    )
+    return ask, word, " ".join([word] * n)
+
+
+def _count(rng: random.Random) -> tuple[str, str, str]:
+    words = rng.choices(WORDS, k=rng.randint(1, 6))
+    ask = _ask(
+        rng, "How many words are there?", "Count the words.", "How many words are in the list?"
+    )
+    return ask, " ".join(words), str(len(words))
+
+
+def _add(rng: random.Random) -> tuple[str, str, str]:
+    a, b = rng.randint(0, 9), rng.randint(0, 9)
+    ask = _ask(rng, "Add the two numbers.", "What is the sum?", "Compute the sum.")
+    return ask, rng.choice([f"{a} + {b}", f"{a} and {b}"]), str(a + b)
+
+
+def _capital(rng: random.Random) -> tuple[str, str, str]:
+    state, capital = rng.choice(_states())
+    with_input = (
+        "What is the capital of this US state?",
+        "Name the state capital.",
+        "Give the capital of the state.",
+        "Which city is the capital?",
+        "Write the capital city of this state.",
+    )
+    without = (
+        f"What is the capital of {state}?",
+        f"Name the capital city of {state}.",
+        f"Which city is the capital of {state}?",
+        f"Give the capital of {state}.",
+        f"What city is the state capital of {state}?",
+    )
+    k = rng.randrange(10)
+    return (with_input[k], state, capital) if k < 5 else (without[k - 5], "", capital)
+
+
+def _reverse(rng: random.Random) -> tuple[str, str, str]:
+    words = _words(rng, 2, 3)
+    ask = _ask(
+        rng,
+        "Reverse the order of the words.",
+        "Write these words in reverse order.",
+        "Put the words in the opposite order.",
+    )
+    return ask, " ".join(words), " ".join(reversed(words))
+
+
+FAMILIES: dict[str, Family] = {
+    "first_word": _first_word,
+    "last_word": _last_word,
+    "repeat": _repeat,
+    "count": _count,
+    "add": _add,
+    "capital": _capital,
+    "reverse": _reverse,
+}
+"""Task family name -> a function of a ``random.Random`` giving (instruction, input, output)."""
+
+DEFAULT_FAMILIES = ("first_word", "last_word", "repeat", "count", "add", "capital")
+"""The families ``make_dataset`` uses by default: the course model learns them on a CPU."""
+
+
+# ----------------------------------------------------------------------------- the dataset
+def _check_record(record: Any, where: str) -> dict[str, str]:
+    if not isinstance(record, Mapping):
+        raise TypeError(f"{where} must be a dict with {FIELDS}, got {type(record).__name__}")
+    for name in FIELDS:
+        if name not in record:
+            raise ValueError(f"{where} has no field {name!r}; an Alpaca record needs {FIELDS}")
+        if not isinstance(record[name], str):
+            raise TypeError(
+                f"{where}: field {name!r} must be a str, got {type(record[name]).__name__}"
+            )
+    return dict(record)
+
+
+def make_dataset(
+    n: int, seed: int = 0, families: Sequence[str] | None = None
+) -> list[dict[str, str]]:
+    """``n`` records ``{"instruction", "input", "output", "family"}``, as evenly spread over
+    ``families`` (default: ``DEFAULT_FAMILIES``) as they allow, shuffled, deterministic by
+    ``seed``. No prompt (instruction + input) appears twice."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    names = list(DEFAULT_FAMILIES) if families is None else list(families)
+    if not names:
+        raise ValueError("families is empty: give at least one of " + ", ".join(FAMILIES))
+    for name in names:
+        if name not in FAMILIES:
+            raise ValueError(f"unknown task family {name!r}; expected one of {list(FAMILIES)}")
+    rng = random.Random(seed)
+    seen: set[tuple[str, str]] = set()
+    records: list[dict[str, str]] = []
+    for k, name in enumerate(names):
+        want = n // len(names) + (k < n % len(names))
+        got, tries = 0, 0
+        while got < want:
+            tries += 1
+            if tries > 50 * want + 1000:
+                raise ValueError(
+                    f"family {name!r} has fewer than {want} different prompts; ask for fewer "
+                    "examples or more families"
+                )
+            instruction, inp, output = FAMILIES[name](rng)
+            if (instruction, inp) in seen:
+                continue
+            seen.add((instruction, inp))
+            records.append(
+                {"instruction": instruction, "input": inp, "output": output, "family": name}
+            )
+            got += 1
+    rng.shuffle(records)
+    return records
+
+
+def split_dataset(
+    records: Sequence[Mapping[str, str]],
+    fractions: tuple[float, float, float] = (0.85, 0.05, 0.10),
+    seed: int = 0,
+) -> tuple[list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]:
+    """Shuffle (by ``seed``) and cut ``records`` into train, validation and test lists in the
+    proportions ``fractions`` (three numbers >= 0 that add up to 1)."""
+    if len(fractions) != 3 or any(not 0 <= f <= 1 for f in fractions):
+        raise ValueError(f"fractions must be 3 numbers in [0, 1], got {fractions!r}")
+    if abs(sum(fractions) - 1) > 1e-6:
+        raise ValueError(
+            f"fractions must add up to 1, got {fractions!r} (sum {sum(fractions):.4g})"
+        )
+    order = list(records)
+    random.Random(seed).shuffle(order)
+    n_train = round(fractions[0] * len(order))
+    n_val = round(fractions[1] * len(order))
+    parts = order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
+    return tuple([dict(r) for r in part] for part in parts)  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- the prompt
+def format_prompt(record: Mapping[str, str]) -> str:
+    """The Alpaca prompt: preamble, ``### Instruction:``, ``### Input:`` (left out when the
+    input is empty) and ``### Response:`` followed by a new line, where the answer goes."""
+    record = _check_record(record, "the record")
+    text = f"{PREAMBLE}\n\n### Instruction:\n{record['instruction']}"
+    if record["input"].strip():
+        text += f"\n\n### Input:\n{record['input']}"
+    return text + "\n\n### Response:\n"
+
+
+def format_example(record: Mapping[str, str]) -> str:
+    """The prompt followed by the expected response: the text the model is trained on."""
+    return format_prompt(record) + record["output"]
+
+
+# ----------------------------------------------------------------------------- tokens, batches
+class InstructionDataset(Dataset):
+    """Records as token ids: item ``i`` is ``(ids, n_prompt)``, where ``ids`` is the prompt,
+    the response and one end-of-text token, and ``n_prompt`` the number of prompt tokens.
+
+    A record whose ids (less the final end-of-text) do not fit ``max_length`` is an error."""
+
+    def __init__(
+        self,
+        records: Sequence[Mapping[str, str]],
+        tokenizer: Any,
+        max_length: int | None = None,
+        eos_id: int = EOS_ID,
+    ) -> None:
+        self.items: list[tuple[list[int], int]] = []
+        for i, record in enumerate(records):
+            record = _check_record(record, f"record {i}")
+            prompt = tokenizer.encode(format_prompt(record))
+            ids = prompt + tokenizer.encode(record["output"]) + [eos_id]
+            if max_length is not None and len(ids) - 1 > max_length:
+                raise ValueError(
+                    f"record {i} has {len(ids) - 1} tokens (prompt {len(prompt)}), more than "
+                    f"max_length={max_length} (the model's context); shorten it or drop it"
+                )
+            self.items.append((ids, len(prompt)))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[list[int], int]:
+        return self.items[index]
+
+
+def collate(
+    batch: Sequence[tuple[Sequence[int], int]],
+    pad_id: int = EOS_ID,
+    ignore_index: int = IGNORE_INDEX,
+    max_length: int | None = None,
+    mask_instruction: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Turn ``(ids, n_prompt)`` items into ``inputs, targets``, both ``(batch, tokens)``.
+
+    Each sequence (ending in its end-of-text) is padded with ``pad_id`` to the longest one;
+    ``inputs`` are all tokens but the last, ``targets`` all but the first. Padding targets
+    become ``ignore_index``, except the first end-of-text, which teaches the model to stop.
+    With ``mask_instruction`` the targets inside the prompt become ``ignore_index`` too, so
+    the loss counts only the response. ``max_length`` cuts every row to that many tokens.
+    """
+    if len(batch) == 0:
+        raise ValueError("collate needs a non-empty batch")
+    longest = max(len(ids) for ids, _ in batch)
+    inputs, targets = [], []
+    for ids, n_prompt in batch:
+        padded = torch.tensor(list(ids) + [pad_id] * (longest - len(ids)))
+        x, y = padded[:-1].clone(), padded[1:].clone()
+        y[len(ids) - 1 :] = ignore_index  # padding (the real end-of-text is y[len(ids) - 2])
+        if mask_instruction:
+            y[: n_prompt - 1] = ignore_index  # targets that are prompt tokens
+        inputs.append(x)
+        targets.append(y)
+    inputs_t, targets_t = torch.stack(inputs), torch.stack(targets)
+    if max_length is not None:
+        inputs_t, targets_t = inputs_t[:, :max_length], targets_t[:, :max_length]
+    return inputs_t, targets_t
+
+
+def make_instruction_loaders(
+    train: Sequence[Mapping[str, str]],
+    val: Sequence[Mapping[str, str]],
+    tokenizer: Any,
+    batch_size: int = 32,
+    max_length: int = 256,
+    mask_instruction: bool = True,
+    seed: int = 0,
+) -> tuple[DataLoader, DataLoader]:
+    """DataLoaders for ``llmcourse.train.train``: the training one reshuffles every epoch with
+    a seeded generator (so a resumed run replays the same order) and drops a last short
+    batch; the validation one keeps its order."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+
+    def fn(batch: Sequence[tuple[Sequence[int], int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        return collate(batch, max_length=max_length, mask_instruction=mask_instruction)
+
+    train_ds = InstructionDataset(train, tokenizer, max_length)
+    val_ds = InstructionDataset(val, tokenizer, max_length)
+    generator = torch.Generator().manual_seed(seed)
+    train_loader = DataLoader(
+        train_ds, batch_size, shuffle=True, drop_last=True, collate_fn=fn, generator=generator
+    )
+    val_loader = DataLoader(val_ds, batch_size, shuffle=False, collate_fn=fn)
+    return train_loader, val_loader
+
+
+# ----------------------------------------------------------------------------- your own data
+def load_alpaca_json(path: str | Path) -> list[dict[str, str]]:
+    """Read an Alpaca-format JSON file: a list of ``{"instruction", "input", "output"}``
+    records (``"input"`` may be missing; it then counts as empty). Each record keeps any
+    ``"family"`` it has, else gets ``"family": "custom"``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path.name} is not valid JSON: {err}") from None
+    if not isinstance(data, list):
+        raise TypeError(f"{path.name} must hold a JSON list of records, got {type(data).__name__}")
+    records = []
+    for i, record in enumerate(data):
+        if isinstance(record, dict) and "input" not in record:
+            record = {**record, "input": ""}
+        record = _check_record(record, f"record {i} of {path.name}")
+        family = record.get("family", "custom")
+        records.append({**{k: record[k] for k in FIELDS}, "family": str(family)})
+    return records
+
+
+# ----------------------------------------------------------------------------- evaluation
+def _answers(
+    model: nn.Module,
+    tokenizer: Any,
+    records: Sequence[Mapping[str, str]],
+    max_new_tokens: int,
+    batch_size: int,
+) -> list[str]:
+    """Greedy responses, batched over prompts of equal token length (no padding needed)."""
+    ctx = model.cfg.context_length
+    prompts = [tokenizer.encode(format_prompt(r)) for r in records]
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for i, ids in enumerate(prompts):
+        if len(ids) > ctx:
+            raise ValueError(
+                f"record {i}'s prompt has {len(ids)} tokens, more than the model's context {ctx}"
+            )
+        by_length[len(ids)].append(i)
+    answers = [""] * len(records)
+    device = next(model.parameters()).device
+    for length, indices in sorted(by_length.items()):
+        steps = min(max_new_tokens, ctx - length)
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start : start + batch_size]
+            ids = torch.tensor([prompts[i] for i in chunk], device=device)
+            out = generate(model, ids, steps, eos_id=EOS_ID)[:, length:].tolist()
+            for i, row in zip(chunk, out):
+                row = row[: row.index(EOS_ID)] if EOS_ID in row else row
+                answers[i] = tokenizer.decode(row).strip()
+    return answers
+
+
+def respond(
+    model: nn.Module, tokenizer: Any, record: Mapping[str, str], max_new_tokens: int = 20
+) -> str:
+    """The model's greedy response to one record (its ``output`` is not used), stripped."""
+    return _answers(model, tokenizer, [_check_record(record, "the record")], max_new_tokens, 1)[0]
+
+
+def exact_match(response: str, expected: str) -> bool:
+    """True when the two texts are equal after stripping surrounding whitespace."""
+    return response.strip() == expected.strip()
+
+
+def evaluate_exact_match(
+    model: nn.Module,
+    tokenizer: Any,
+    records: Sequence[Mapping[str, str]],
+    max_new_tokens: int = 12,
+    batch_size: int = 64,
+    responses: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Exact match of greedy responses against ``output``, per family and overall.
+
+    Returns ``{"per_family": {family: fraction}, "overall": fraction, "counts": {family: n},
+    "responses": [str, ...]}``. Pass ``responses`` to score given answers without a model.
+    """
+    records = [_check_record(r, f"record {i}") for i, r in enumerate(records)]
+    if not records:
+        raise ValueError("evaluate_exact_match needs at least one record")
+    if responses is None:
+        answers = _answers(model, tokenizer, records, max_new_tokens, batch_size)
+    else:
+        answers = [str(a) for a in responses]
+        if len(answers) != len(records):
+            raise ValueError(f"{len(answers)} responses for {len(records)} records")
+    hits, counts = Counter(), Counter()
+    for record, answer in zip(records, answers):
+        family = record.get("family", "custom")
+        counts[family] += 1
+        hits[family] += exact_match(answer, record["output"])
+    per_family = {f: hits[f] / counts[f] for f in sorted(counts)}
+    overall = sum(hits.values()) / len(records)
+    return {
+        "per_family": per_family,
+        "overall": overall,
+        "counts": dict(sorted(counts.items())),
+        "responses": answers,
+    }
+
+
+# ----------------------------------------------------------------------------- fine-tuning
+def finetune(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader | None,
+    steps: int,
+    lr: float = 1e-3,
+    warmup_steps: int = 20,
+    eval_every: int = 25,
+    on_eval: Callable[[History], None] | None = None,
+) -> History:
+    """A short fine-tuning loop: AdamW (``make_optimizer``), warm-up then cosine decay to
+    ``lr / 10`` (``lr_at``), clipping at 1.0, and ``batch_loss``, which skips ``-100``
+    targets. Every ``eval_every`` steps it records the mean training loss of the last steps
+    and the validation loss in a ``History`` and calls ``on_eval(history)``."""
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    optimizer = make_optimizer(model, lr, weight_decay=0.0)
+    history, recent, step, tokens, started = History(), [], 0, 0, time.perf_counter()
+    model.train()
+    while step < steps:
+        for inputs, targets in train_loader:
+            rate = lr_at(step, lr, warmup_steps, steps, lr / 10)
+            for group in optimizer.param_groups:
+                group["lr"] = rate
+            loss = batch_loss(model, inputs, targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step, tokens = step + 1, tokens + int((targets != IGNORE_INDEX).sum())
+            recent.append(loss.item())
+            if step % eval_every == 0 or step == steps:
+                val = evaluate_loss(model, val_loader) if val_loader is not None else math.nan
+                model.train()
+                history.step.append(step)
+                history.tokens_seen.append(tokens)
+                history.lr.append(rate)
+                history.train_loss.append(sum(recent) / len(recent))
+                history.val_loss.append(val)
+                history.seconds = time.perf_counter() - started
+                recent = []
+                if on_eval is not None:
+                    on_eval(history)
+            if step == steps:
+                break
+    model.eval()
+    history.seconds = time.perf_counter() - started
+    return history

@@ -1,0 +1,236 @@
+import json
+
+import pytest
+import torch
+
+from llmcourse import checks
+from llmcourse.config import GPTConfig
+from llmcourse.instruct import (
+    DEFAULT_FAMILIES,
+    EOS_ID,
+    FAMILIES,
+    PREAMBLE,
+    InstructionDataset,
+    _states,
+    collate,
+    evaluate_exact_match,
+    finetune,
+    format_example,
+    format_prompt,
+    load_alpaca_json,
+    make_dataset,
+    make_instruction_loaders,
+    respond,
+    split_dataset,
+)
+from llmcourse.model import GPTModel
+from llmcourse.runtime import seed
+from llmcourse.tokenizer import gpt2_tokenizer
+from llmcourse.train import evaluate_loss
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_dataset(2400, seed=0)
+
+
+def _answer(record):
+    """Each family's answer, computed independently of the generators."""
+    family, text = record["family"], record["input"]
+    words = text.split()
+    if family == "first_word":
+        return words[0]
+    if family == "last_word":
+        return words[-1]
+    if family == "repeat":
+        n = int(next(w for w in record["instruction"].split() if w.isdigit()))
+        return " ".join(words * n)
+    if family == "count":
+        return str(len(words))
+    if family == "add":
+        a, b = [int(w) for w in text.replace("+", " ").replace("and", " ").split()]
+        return str(a + b)
+    if family == "capital":
+        capitals = dict(_states())
+        state = text or max((s for s in capitals if s in record["instruction"]), key=len)
+        return capitals[state]
+    if family == "reverse":
+        return " ".join(words[::-1])
+    raise AssertionError(family)
+
+
+def test_every_family_gives_correct_answers():
+    records = make_dataset(700, seed=3, families=list(FAMILIES))
+    assert {r["family"] for r in records} == set(FAMILIES)
+    for record in records:
+        assert record["output"] == _answer(record), record
+
+
+def test_dataset_size_balance_and_determinism(data):
+    assert len(data) == 2400
+    assert {r["family"]: 0 for r in data}.keys() == set(DEFAULT_FAMILIES)
+    counts = {f: sum(r["family"] == f for r in data) for f in DEFAULT_FAMILIES}
+    assert set(counts.values()) == {400}
+    assert make_dataset(2400, seed=0) == data
+    assert make_dataset(2400, seed=1) != data
+    prompts = {(r["instruction"], r["input"]) for r in data}
+    assert len(prompts) == len(data)  # no prompt twice
+
+
+def test_split_sizes_disjoint_and_deterministic(data):
+    train, val, test = split_dataset(data, (0.85, 0.05, 0.10), seed=0)
+    assert (len(train), len(val), len(test)) == (2040, 120, 240)
+    keys = [{(r["instruction"], r["input"]) for r in part} for part in (train, val, test)]
+    assert not keys[0] & keys[1] and not keys[0] & keys[2] and not keys[1] & keys[2]
+    assert split_dataset(data, seed=0) == (train, val, test)
+    assert split_dataset(data, seed=5)[2] != test
+
+
+def test_format_prompt_with_and_without_input():
+    with_input = {"instruction": "Add the two numbers.", "input": "3 + 4", "output": "7"}
+    assert format_prompt(with_input) == (
+        f"{PREAMBLE}\n\n### Instruction:\nAdd the two numbers.\n\n### Input:\n3 + 4"
+        "\n\n### Response:\n"
+    )
+    without = {"instruction": "What is the capital of Ohio?", "input": "", "output": "Columbus"}
+    assert format_prompt(without) == (
+        f"{PREAMBLE}\n\n### Instruction:\nWhat is the capital of Ohio?\n\n### Response:\n"
+    )
+    assert format_example(without).endswith("### Response:\nColumbus")
+    assert checks.check_format_prompt(format_prompt)
+
+
+def test_collate_pads_shifts_and_masks():
+    batch = [([1, 2, 3, 4, EOS_ID], 2), ([7, 8, EOS_ID], 1)]
+    inputs, targets = collate(batch)
+    assert inputs.tolist() == [[1, 2, 3, 4], [7, 8, EOS_ID, EOS_ID]]
+    assert targets.tolist() == [[2, 3, 4, EOS_ID], [8, EOS_ID, -100, -100]]  # first eos kept
+    inputs, targets = collate(batch, mask_instruction=True)
+    assert targets.tolist() == [[-100, 3, 4, EOS_ID], [8, EOS_ID, -100, -100]]
+    inputs, targets = collate(batch, pad_id=0, ignore_index=-1, max_length=3)
+    assert inputs.tolist() == [[1, 2, 3], [7, 8, EOS_ID]]
+    assert targets.tolist() == [[2, 3, 4], [8, EOS_ID, -1]]
+    with pytest.raises(ValueError, match="non-empty batch"):
+        collate([])
+
+
+def test_masked_targets_check_agrees_with_collate():
+    def one(ids, n_prompt, length):
+        padded = ids + [EOS_ID] * (length - len(ids))
+        return collate([(padded[: len(ids)], n_prompt), (padded, 0)], mask_instruction=True)[1][0]
+
+    assert checks.check_masked_targets(one)
+    assert not checks.check_masked_targets(lambda ids, n, length: [0] * (length - 1))
+    assert "not attempted" in repr(checks.check_exact_match_score(lambda r, e: None))
+    assert checks.check_exact_match_score(
+        lambda r, e: sum(a.strip() == b.strip() for a, b in zip(r, e)) / len(e)
+    )
+
+
+def test_instruction_dataset_ids_and_prompt_length():
+    tok = gpt2_tokenizer()
+    record = {"instruction": "Add the two numbers.", "input": "3 + 4", "output": "7"}
+    ds = InstructionDataset([record], tok)
+    ids, n_prompt = ds[0]
+    assert ids[:n_prompt] == tok.encode(format_prompt(record))
+    assert ids[n_prompt:] == tok.encode("7") + [EOS_ID]
+    with pytest.raises(ValueError, match=r"record 0 has \d+ tokens .* max_length=10"):
+        InstructionDataset([record], tok, max_length=10)
+
+
+def test_loaders_are_seeded_and_masked(data):
+    tok = gpt2_tokenizer()
+    train, val, _ = split_dataset(data[:200])
+    a, _ = make_instruction_loaders(train, val, tok, batch_size=8, seed=1)
+    b, v = make_instruction_loaders(train, val, tok, batch_size=8, seed=1)
+    (xa, ya), (xb, yb) = next(iter(a)), next(iter(b))
+    assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    kept = (ya != -100).sum(dim=1)
+    assert (kept >= 2).all() and (kept <= 8).all()  # only the response and its end-of-text
+    assert len(a) == len(train) // 8 and len(v.dataset) == len(val)
+
+
+def test_bad_input_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown task family 'poetry'"):
+        make_dataset(10, families=["poetry"])
+    with pytest.raises(ValueError, match="n must be an int >= 1, got 0"):
+        make_dataset(0)
+    with pytest.raises(ValueError, match="fewer than 600 different prompts"):
+        make_dataset(600, families=["capital"])
+    with pytest.raises(ValueError, match="add up to 1"):
+        split_dataset([], (0.5, 0.2, 0.2))
+    with pytest.raises(ValueError, match="3 numbers"):
+        split_dataset([], (0.5, 0.5))
+    with pytest.raises(ValueError, match="has no field 'output'"):
+        format_prompt({"instruction": "x", "input": ""})
+    model = GPTModel(GPTConfig.preset("tiny"))
+    long = {"instruction": "word " * 300, "input": "", "output": "x"}
+    with pytest.raises(ValueError, match="prompt has \\d+ tokens, more than the model's context"):
+        respond(model, gpt2_tokenizer(), long)
+
+
+def test_load_alpaca_json_round_trip_and_errors(tmp_path):
+    records = [
+        {"instruction": "Say hi.", "input": "", "output": "hi"},
+        {"instruction": "Add.", "input": "1 + 2", "output": "3", "family": "add"},
+        {"instruction": "No input field.", "output": "ok"},
+    ]
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(records))
+    loaded = load_alpaca_json(path)
+    assert loaded[0] == {**records[0], "family": "custom"}
+    assert loaded[1] == records[1]
+    assert loaded[2] == {
+        "instruction": "No input field.",
+        "input": "",
+        "output": "ok",
+        "family": "custom",
+    }
+    path.write_text(json.dumps([records[0], {"instruction": "x", "input": ""}]))
+    with pytest.raises(ValueError, match="record 1 of mine.json has no field 'output'"):
+        load_alpaca_json(path)
+    path.write_text(json.dumps([{"instruction": 5, "input": "", "output": "x"}]))
+    with pytest.raises(TypeError, match="record 0 of mine.json: field 'instruction' must be"):
+        load_alpaca_json(path)
+    path.write_text(json.dumps({"instruction": "x"}))
+    with pytest.raises(TypeError, match="must hold a JSON list"):
+        load_alpaca_json(path)
+    path.write_text("[{")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_alpaca_json(path)
+
+
+def test_exact_match_scores_given_responses():
+    records = [
+        {"instruction": "a", "input": "", "output": "7", "family": "add"},
+        {"instruction": "b", "input": "", "output": "9", "family": "add"},
+        {"instruction": "c", "input": "", "output": "cat cat", "family": "repeat"},
+    ]
+    result = evaluate_exact_match(None, None, records, responses=[" 7\n", "8", "cat cat"])
+    assert result["per_family"] == {"add": 0.5, "repeat": 1.0}
+    assert result["overall"] == pytest.approx(2 / 3)
+    assert result["counts"] == {"add": 2, "repeat": 1}
+    with pytest.raises(ValueError, match="2 responses for 3 records"):
+        evaluate_exact_match(None, None, records, responses=["7", "9"])
+
+
+def test_tiny_model_overfits_through_the_package():
+    tok = gpt2_tokenizer()
+    seed(0)
+    model = GPTModel(GPTConfig.preset("tiny").replace(vocab_size=50257, context_length=64))
+    records = [
+        {"instruction": "Add.", "input": "2 + 2", "output": "4", "family": "add"},
+        {
+            "instruction": "Say the word twice.",
+            "input": "cat",
+            "output": "cat cat",
+            "family": "repeat",
+        },
+    ]
+    loader, val = make_instruction_loaders(records, records, tok, batch_size=2, max_length=64)
+    before = evaluate_loss(model, val)
+    history = finetune(model, loader, val, steps=80, lr=1e-2, warmup_steps=5, eval_every=40)
+    assert history.step == [40, 80]
+    assert history.val_loss[-1] < 0.05 and before > 5
+    assert respond(model, tok, records[1]) == "cat cat"
+    assert evaluate_exact_match(model, tok, records)["overall"] == 1.0
