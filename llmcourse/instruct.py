@@ -15,9 +15,7 @@
 from __future__ import annotations
 
 import json
-import math
 import random
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
@@ -30,7 +28,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from llmcourse import assets
 from llmcourse.generate import generate
-from llmcourse.train import History, batch_loss, evaluate_loss, lr_at, make_optimizer
 
 __all__ = [
     "DEFAULT_FAMILIES",
@@ -44,7 +41,6 @@ __all__ = [
     "collate",
     "evaluate_exact_match",
     "exact_match",
-    "finetune",
     "format_example",
     "format_prompt",
     "load_alpaca_json",
@@ -517,51 +513,3 @@ def evaluate_exact_match(
 
 
 # ----------------------------------------------------------------------------- fine-tuning
-def finetune(
-    model: nn.Module,
-    train_loader: DataLoader,
-    val_loader: DataLoader | None,
-    steps: int,
-    lr: float = 1e-3,
-    warmup_steps: int = 20,
-    eval_every: int = 25,
-    on_eval: Callable[[History], None] | None = None,
-) -> History:
-    """A short fine-tuning loop: AdamW (``make_optimizer``), warm-up then cosine decay to
-    ``lr / 10`` (``lr_at``), clipping at 1.0, and ``batch_loss``, which skips ``-100``
-    targets. Every ``eval_every`` steps it records the mean training loss of the last steps
-    and the validation loss in a ``History`` and calls ``on_eval(history)``."""
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    optimizer = make_optimizer(model, lr, weight_decay=0.0)
-    history, recent, step, tokens, started = History(), [], 0, 0, time.perf_counter()
-    model.train()
-    while step < steps:
-        for inputs, targets in train_loader:
-            rate = lr_at(step, lr, warmup_steps, steps, lr / 10)
-            for group in optimizer.param_groups:
-                group["lr"] = rate
-            loss = batch_loss(model, inputs, targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            step, tokens = step + 1, tokens + int((targets != IGNORE_INDEX).sum())
-            recent.append(loss.item())
-            if step % eval_every == 0 or step == steps:
-                val = evaluate_loss(model, val_loader) if val_loader is not None else math.nan
-                model.train()
-                history.step.append(step)
-                history.tokens_seen.append(tokens)
-                history.lr.append(rate)
-                history.train_loss.append(sum(recent) / len(recent))
-                history.val_loss.append(val)
-                history.seconds = time.perf_counter() - started
-                recent = []
-                if on_eval is not None:
-                    on_eval(history)
-            if step == steps:
-                break
-    model.eval()
-    history.seconds = time.perf_counter() - started
-    return history

@@ -298,7 +298,12 @@ def _train_estimate_loader(loader: DataLoader, n_batches: int | None) -> DataLoa
     n = len(dataset) if n_batches is None else min(len(dataset), n_batches * loader.batch_size)
     step = len(dataset) / n
     indices = [int(i * step) for i in range(n)]
-    return DataLoader(Subset(dataset, indices), batch_size=loader.batch_size, shuffle=False)
+    return DataLoader(
+        Subset(dataset, indices),
+        batch_size=loader.batch_size,
+        shuffle=False,
+        collate_fn=loader.collate_fn,
+    )
 
 
 def _distributed_loader(loader: DataLoader, seed: int) -> DataLoader:
@@ -309,7 +314,11 @@ def _distributed_loader(loader: DataLoader, seed: int) -> DataLoader:
         loader.dataset, shuffle=loader.generator is not None, seed=seed, drop_last=True
     )
     return DataLoader(
-        loader.dataset, batch_size=loader.batch_size, sampler=sampler, drop_last=loader.drop_last
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=sampler,
+        drop_last=loader.drop_last,
+        collate_fn=loader.collate_fn,
     )
 
 

@@ -14,7 +14,6 @@ from llmcourse.instruct import (
     _states,
     collate,
     evaluate_exact_match,
-    finetune,
     format_example,
     format_prompt,
     load_alpaca_json,
@@ -26,7 +25,7 @@ from llmcourse.instruct import (
 from llmcourse.model import GPTModel
 from llmcourse.runtime import seed
 from llmcourse.tokenizer import gpt2_tokenizer
-from llmcourse.train import evaluate_loss
+from llmcourse.train import TrainConfig, evaluate_loss, train
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +228,16 @@ def test_tiny_model_overfits_through_the_package():
     ]
     loader, val = make_instruction_loaders(records, records, tok, batch_size=2, max_length=64)
     before = evaluate_loss(model, val)
-    history = finetune(model, loader, val, steps=80, lr=1e-2, warmup_steps=5, eval_every=40)
+    cfg = TrainConfig(
+        max_steps=80,
+        lr=1e-2,
+        min_lr=1e-3,
+        warmup_steps=5,
+        weight_decay=0.0,
+        eval_every=40,
+        progress=False,
+    )
+    history = train(model, loader, val, cfg)
     assert history.step == [40, 80]
     assert history.val_loss[-1] < 0.05 and before > 5
     assert respond(model, tok, records[1]) == "cat cat"

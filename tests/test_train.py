@@ -82,6 +82,29 @@ def test_masked_targets_run_the_head_only_where_they_count_with_the_same_loss_an
         torch.testing.assert_close(b.grad, a.grad, msg=name)
 
 
+def test_train_keeps_the_loaders_collate_function():
+    # sequences of different lengths, padded by the loader's own collate function (as chapter 7.2's)
+    seqs = [IDS[i : i + n] for i, n in zip(range(0, 400, 40), [9, 12, 7, 16, 10, 8, 14, 11, 9, 13])]
+
+    def pad(batch):
+        n = max(len(s) for s in batch)
+        x = torch.zeros(len(batch), n - 1, dtype=torch.long)
+        y = torch.full((len(batch), n - 1), -100)
+        for row, s in enumerate(batch):
+            x[row, : len(s) - 1], y[row, : len(s) - 1] = s[:-1], s[1:]
+        return x, y
+
+    loader = torch.utils.data.DataLoader(
+        seqs, batch_size=4, shuffle=True, collate_fn=pad, generator=torch.Generator().manual_seed(0)
+    )
+    cfg = TrainConfig(
+        max_steps=3, lr=1e-3, warmup_steps=1, eval_every=3, eval_batches=2, progress=False
+    )
+    history = train(tiny(), loader, loader, cfg)
+    assert history.step == [3] and len(history.train_loss) == 1
+    assert history.train_loss[0] < math.log(CFG.vocab_size) + 1
+
+
 def test_evaluate_loss_averages_batches_caps_them_and_restores_the_mode():
     model = tiny().train()
     _, val = loaders()
