@@ -238,6 +238,11 @@ def test_gpt2_weights_are_online_only_assets():
         assert asset.online_only
         assert all(s.url.startswith("https://huggingface.co/") for s in asset.sources)
     assert assets.ASSETS["gpt2-small.safetensors"].size == 548105171
-    assert not any(
-        a.online_only for n, a in assets.ASSETS.items() if not n.startswith(("gpt2-", "course-"))
-    )
+    online = {n for n, a in assets.ASSETS.items() if a.online_only}
+    assert online == {
+        "gpt2-small.safetensors",
+        "gpt2-medium.safetensors",
+        "course-model",
+        "course-model-card",
+        "sms-spam.zip",  # chapter 7.1's online option
+    }
