@@ -67,7 +67,7 @@ test: lint unit nbval site site-check
 notebooks: assets
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
 
-# Every benchmark (about 7 minutes on 2 cores): results in benchmarks/results/, a table of ratios
+# Every benchmark (about 9 minutes on 2 cores): results in benchmarks/results/, a table of ratios
 bench: assets
 	$(PY) -m benchmarks
 

@@ -1,6 +1,6 @@
 """Every benchmark in one command, and one table of ratios.
 
-    python -m benchmarks              # all of them: about 7 minutes on 2 cores (= make bench)
+    python -m benchmarks              # all of them: about 9 minutes on 2 cores (= make bench)
     python -m benchmarks --summary    # only the table, from the results already in results/
 
 Runs ``bench_bpe``, ``bench_model``, ``bench_generate`` and ``bench_system`` (each writes its own
@@ -134,6 +134,16 @@ def summary() -> dict[str, Any]:
                 d["make_loader_windows_per_s"],
                 d["list_windows_per_s"],
                 "windows/s",
+            )
+        )
+    m = system.get("masked", {})
+    if m:
+        rows.append(
+            _row(
+                "fine-tuning, prompt masked: head where targets count / everywhere",
+                m["select_tokens_per_s"],
+                m["full_tokens_per_s"],
+                "tokens/s",
             )
         )
     peak = system.get("peak", {}).get("matmul_gflops")

@@ -1,7 +1,7 @@
 """The rest of the measurements: eager against ``torch.compile``, the data loader, the machine's
 matmul peak, and the wall time of every chapter notebook.
 
-    python -m benchmarks.bench_system            # about 4 minutes on 2 cores
+    python -m benchmarks.bench_system            # about 6 minutes on 2 cores
     python -m benchmarks.bench_system --no-notebooks
 
 - **compile**: training steps (forward, loss, backward, AdamW) of the course config, eager against
@@ -10,6 +10,9 @@ matmul peak, and the wall time of every chapter notebook.
 - **data**: windows per second from ``make_loader`` (a ``DataLoader`` over
   ``SlidingWindowDataset``, whose windows are views of one tensor) against a loader that builds
   each window from a Python list, as a first version would.
+- **masked**: fine-tuning steps of the course config on batches whose prompt and padding are
+  masked (targets ``-100``, as in chapter 7.2): ``batch_loss``, which runs the output head only
+  where a target counts, against the same loss with the head at every position.
 - **peak**: the best fp32 matmul rate of the machine (``n × n`` by ``n × n``, ``2 n³`` operations),
   the physical reference for training throughput.
 - **notebooks**: the wall time of each chapter, executed top to bottom with ``nbclient``.
@@ -25,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from benchmarks import results_file
@@ -116,6 +120,44 @@ def _pass_seconds(loader: DataLoader) -> float:
     return time.perf_counter() - start
 
 
+def bench_masked(rounds: int = 5, counted: int = 8) -> dict:
+    """Training steps with ``counted`` of 64 targets per row kept (batch 16), two ways."""
+    cfg = GPTConfig.preset("course", dropout=0.0)
+    torch.manual_seed(0)
+    select, full = GPTModel(cfg), GPTModel(cfg)
+    full.load_state_dict(select.state_dict())
+    ids = torch.randint(0, cfg.vocab_size, (16, 65), generator=torch.Generator().manual_seed(2))
+    x, y = ids[:, :-1], ids[:, 1:].clone()
+    y[:, : 64 - counted] = -100  # the prompt (and padding) count for nothing
+
+    def head_everywhere(model, inputs, targets):
+        return F.cross_entropy(model(inputs).flatten(0, 1), targets.flatten())
+
+    times: dict[str, list[float]] = {"select": [], "full": []}
+    losses = {}
+    for name, model, loss_fn in (
+        ("select", select, batch_loss),
+        ("full", full, head_everywhere),
+    ):
+        opt = make_optimizer(model, 1e-4)
+        for r in range(rounds + 1):
+            start = time.perf_counter()
+            loss = loss_fn(model, x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if r:  # the first step warms up
+                times[name].append(time.perf_counter() - start)
+            losses.setdefault(name, loss.item())
+    assert abs(losses["select"] - losses["full"]) < 1e-4, losses  # the same loss, two ways
+    tokens = x.numel()
+    row = {"config": "course", "batch": 16, "tokens": 64, "counted_per_row": counted}
+    for name, seconds in times.items():
+        row[f"{name}_tokens_per_s"] = round(tokens / statistics.median(seconds), 1)
+    row["select_vs_full"] = round(row["select_tokens_per_s"] / row["full_tokens_per_s"], 2)
+    return row
+
+
 def bench_peak(n: int = 4096, repeats: int = 5) -> dict:
     """The best fp32 matmul rate: ``2 n³`` operations per ``n × n`` product."""
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -162,6 +204,12 @@ def main(argv: list[str] | None = None) -> dict:
     print(
         f"data loader: {d['make_loader_windows_per_s']:,} windows/s, list windows "
         f"{d['list_windows_per_s']:,}: {d['make_loader_vs_list']}×"
+    )
+    result["masked"] = bench_masked()
+    m = result["masked"]
+    print(
+        f"fine-tuning with the prompt masked: head where targets count {m['select_tokens_per_s']} "
+        f"tokens/s, head everywhere {m['full_tokens_per_s']}: {m['select_vs_full']}×"
     )
     result["compile"] = bench_compile()
     c = result["compile"]
