@@ -10,7 +10,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from llmcourse.viz.render import round_sig
+from llmcourse.viz.render import percent_bars, round_sig
 
 
 def classifier_curves(history: Any, title: str | None = None) -> go.Figure:
@@ -57,28 +57,7 @@ def accuracy_bars(
     ``{"before": {"train": 0.5, ...}, "after": {...}}``."""
     if not results:
         raise ValueError("accuracy_bars needs at least one model's results")
-    fig = go.Figure()
-    for name, by_split in results.items():
-        splits = list(by_split)
-        values = [round(float(by_split[s]), 4) for s in splits]
-        fig.add_trace(
-            go.Bar(
-                x=splits,
-                y=values,
-                name=name,
-                text=[f"{float(by_split[s]):.1%}" for s in splits],
-                textposition="outside",
-                hovertemplate=f"{name}<br>%{{x}}: %{{y:.2%}}<extra></extra>",
-            )
-        )
-    fig.update_layout(
-        title={"text": title} if title else None,
-        barmode="group",
-        height=360,
-        yaxis={"range": [0, 1.1], "tickformat": ".0%", "title": "accuracy"},
-        margin={"t": 60 if title else 30},
-    )
-    return fig
+    return percent_bars(results, "accuracy", title)
 
 
 def confusion_matrix(

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 import plotly.graph_objects as go
 
+from llmcourse.viz.render import percent_bars
+
 __all__ = ["exact_match_bars"]
 
 
@@ -18,29 +20,8 @@ def exact_match_bars(
     of every model's keys, in the order first seen (a missing one shows no bar)."""
     if not results:
         raise ValueError("exact_match_bars needs at least one model's results")
-    families: list[str] = []
-    for scores in results.values():
-        if not scores:
-            raise ValueError("exact_match_bars needs at least one family per model")
-        families += [f for f in scores if f not in families]
-    fig = go.Figure()
-    for name, scores in results.items():
-        values = [round(float(scores[f]), 4) if f in scores else None for f in families]
-        fig.add_trace(
-            go.Bar(
-                x=families,
-                y=values,
-                name=name,
-                text=[f"{v:.0%}" if v is not None else "" for v in values],
-                textposition="outside",
-                hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>",
-            )
-        )
-    fig.update_layout(
-        title={"text": title} if title else None,
-        barmode="group",
-        height=380,
-        yaxis={"range": [0, 1.12], "tickformat": ".0%", "title": "exact match"},
-        margin={"t": 60 if title else 30},
+    if not all(results.values()):
+        raise ValueError("exact_match_bars needs at least one family per model")
+    return percent_bars(
+        results, "exact match", title, text_digits=0, hover_digits=1, height=380, y_max=1.12
     )
-    return fig

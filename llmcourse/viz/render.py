@@ -132,3 +132,43 @@ def visibility_slider(
         for k in range(n)
     ]
     return {"active": 0, "steps": steps, "pad": {"t": pad_top}, "currentvalue": {"prefix": prefix}}
+
+
+def percent_bars(
+    results: Mapping[str, Mapping[str, float]],
+    y_title: str,
+    title: str | None = None,
+    text_digits: int = 1,
+    hover_digits: int = 2,
+    height: int = 360,
+    y_max: float = 1.1,
+) -> go.Figure:
+    """Grouped bars of shares in [0, 1]: ``results[group][category]``, one colour per group.
+
+    The categories are the union of every group's keys, in the order first seen (a missing one
+    shows no bar). Chapter 7.1's accuracies and chapter 7.2's exact-match scores use it.
+    """
+    categories: list[str] = []
+    for scores in results.values():
+        categories += [c for c in scores if c not in categories]
+    fig = go.Figure()
+    for name, scores in results.items():
+        raw = [float(scores[c]) if c in scores else None for c in categories]
+        fig.add_trace(
+            go.Bar(
+                x=categories,
+                y=[None if v is None else round(v, 4) for v in raw],
+                name=name,
+                text=["" if v is None else f"{v:.{text_digits}%}" for v in raw],
+                textposition="outside",
+                hovertemplate=f"{name}<br>%{{x}}: %{{y:.{hover_digits}%}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title={"text": title} if title else None,
+        barmode="group",
+        height=height,
+        yaxis={"range": [0, y_max], "tickformat": ".0%", "title": y_title},
+        margin={"t": 60 if title else 30},
+    )
+    return fig
