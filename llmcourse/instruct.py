@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from llmcourse import assets
 from llmcourse.generate import generate
+from llmcourse.train import IGNORE_INDEX
 
 __all__ = [
     "DEFAULT_FAMILIES",
@@ -51,7 +52,6 @@ __all__ = [
 ]
 
 EOS_ID = 50256  # GPT-2's <|endoftext|>
-IGNORE_INDEX = -100  # the target value cross-entropy skips
 FIELDS = ("instruction", "input", "output")
 PREAMBLE = (
     "Below is an instruction that describes a task. "
