@@ -284,6 +284,22 @@ ASSETS: dict[str, Asset] = {
             description="the course model's card, as committed in checkpoints/ (online only)",
             online_only=True,
         ),
+        Asset(
+            name="instruct-model",
+            sha256="9e844fad0a4f6694a815780dcf1c60ebc78809499e37b891a9faad887cb6067e",
+            size=22961544,
+            sources=(Url(f"{_REPO}/checkpoints/instruct-model.safetensors"),),
+            description="chapter 7.2's instruction-tuned model, as committed (online only)",
+            online_only=True,
+        ),
+        Asset(
+            name="instruct-model-card",
+            sha256="f65681737e20dfd88f0504b369deb8609f82766886d7d4a77928618f08c8d893",
+            size=4498,
+            sources=(Url(f"{_REPO}/checkpoints/instruct-model.json"),),
+            description="the instruction-tuned model's card, as committed (online only)",
+            online_only=True,
+        ),
     ]
 }
 

@@ -44,9 +44,18 @@ from llmcourse.train import (
 )
 from llmcourse.weights import load_model, save_model
 
-__all__ = ["COURSE_MODEL", "course_model_card", "load_course_model", "main"]
+__all__ = [
+    "CHECKPOINTS",
+    "COURSE_MODEL",
+    "course_model_card",
+    "load_course_model",
+    "machine",
+    "main",
+    "write_card",
+]
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+"""The repository's folder of committed models and their cards."""
 COURSE_MODEL = CHECKPOINTS / "course-model.safetensors"
 """The committed course model, in the repository's ``checkpoints/`` folder."""
 CARD = COURSE_MODEL.with_suffix(".json")
@@ -79,6 +88,16 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def machine(model: torch.nn.Module) -> dict[str, str]:
+    """Where a model was trained, for its card: device, CPU, torch and Python versions."""
+    return {
+        "device": str(next(model.parameters()).device),
+        "cpu": _cpu_name(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _sha256(text: str) -> str:
@@ -224,12 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seconds": round(history.seconds, 1),
             "tokens_per_second": round(history.tokens_seen[-1] / history.seconds, 1),
         },
-        "machine": {
-            "device": str(next(model.parameters()).device),
-            "cpu": _cpu_name(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+        "machine": machine(model),
         "val_loss": round(val_loss, 4),
         "val_perplexity": round(float(torch.tensor(val_loss).exp()), 2),
         "history": {
@@ -244,17 +258,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "weights_dtype": "bfloat16",
         "date": time.strftime("%Y-%m-%d"),
     }
-    card_path = write_card(card, out_path)
+    card_path = write_card(card, out_path, _card_text(card), out_path.parent / "README.md")
     print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) and {card_path}")
     print(f"validation loss {val_loss:.3f}, perplexity {card['val_perplexity']}")
     return 0
 
 
-def write_card(card: dict[str, Any], weights: Path) -> Path:
-    """Write the card's data next to ``weights`` (``.json``) and its text as ``README.md``."""
+def write_card(card: dict[str, Any], weights: Path, text: str, text_path: Path) -> Path:
+    """Write a model card: its data next to ``weights`` (``.json``), ``text`` to ``text_path``."""
     card_path = weights.with_suffix(".json")
     card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    (weights.parent / "README.md").write_text(_card_text(card), encoding="utf-8")
+    text_path.write_text(text, encoding="utf-8")
     return card_path
 
 
@@ -308,6 +322,11 @@ first {t["eval_batches"]} batches of validation windows (the number above uses a
 ## Samples (greedy, 40 tokens)
 
 {samples}
+
+## Also in this folder
+
+`instruct-model.safetensors`: this model fine-tuned to follow chapter 7.2's generated
+instructions (`python -m llmcourse.instruct_model`); its card is `instruct-model.md`.
 
 ## Limits
 

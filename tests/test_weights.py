@@ -244,5 +244,7 @@ def test_gpt2_weights_are_online_only_assets():
         "gpt2-medium.safetensors",
         "course-model",
         "course-model-card",
+        "instruct-model",  # chapter 7.2's committed model, for installs without the repository
+        "instruct-model-card",
         "sms-spam.zip",  # chapter 7.1's online option
     }
