@@ -294,8 +294,8 @@ ASSETS: dict[str, Asset] = {
         ),
         Asset(
             name="instruct-model-card",
-            sha256="f65681737e20dfd88f0504b369deb8609f82766886d7d4a77928618f08c8d893",
-            size=4498,
+            sha256="0436d8f3ad29c04b30c405115f25cdbd998cf703d883a85eae119a9441fe7ad1",
+            size=4582,
             sources=(Url(f"{_REPO}/checkpoints/instruct-model.json"),),
             description="the instruction-tuned model's card, as committed (online only)",
             online_only=True,

@@ -36,7 +36,13 @@ from llmcourse.instruct import (
     split_dataset,
 )
 from llmcourse.model import GPTModel, count_parameters
-from llmcourse.pretrain import CHECKPOINTS, load_course_model, machine, write_card
+from llmcourse.pretrain import (
+    CHECKPOINTS,
+    course_model_card,
+    load_course_model,
+    machine,
+    write_card,
+)
 from llmcourse.tokenizer import gpt2_tokenizer
 from llmcourse.train import TrainConfig, train
 from llmcourse.weights import load_model, save_model
@@ -151,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     card = {
         "name": "instruct-model",
         "base": "course-model",
+        "base_sha256": course_model_card()["weights_sha256"],
         "command": (
             "python -m llmcourse.instruct_model "
             + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -226,8 +233,9 @@ def _card_text(card: dict[str, Any]) -> str:
     )
     return f"""# The instruction-tuned course model
 
-The course model (see `README.md`) fine-tuned on chapter 7.2's generated instructions, every
-weight trained, the prompt masked so only the response counts. Chapter 7.2 loads it with
+The course model (see `README.md`; weights sha256 `{card["base_sha256"]}`) fine-tuned on
+chapter 7.2's generated instructions, every weight trained, the prompt masked so only the
+response counts. Chapter 7.2 loads it with
 `llmcourse.instruct_model.load_instruct_model()`.
 
 - **Weights:** `instruct-model.safetensors`, {card["weights_dtype"]}, sha256 `{card["weights_sha256"]}`

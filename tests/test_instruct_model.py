@@ -17,6 +17,7 @@ from llmcourse.instruct_model import (
     main,
     records_sha256,
 )
+from llmcourse.pretrain import COURSE_MODEL
 from llmcourse.tokenizer import gpt2_tokenizer
 
 
@@ -30,6 +31,7 @@ def test_the_weights_and_data_are_the_ones_the_card_describes(card):
     assert hashlib.sha256(data).hexdigest() == card["weights_sha256"]
     assert len(data) <= 25_000_000  # the size the repository allows
     assert card["config"] == GPTConfig.preset("course").to_dict()
+    assert card["base_sha256"] == hashlib.sha256(COURSE_MODEL.read_bytes()).hexdigest()
     d = card["data"]
     assert d["families"] == list(DEFAULT_FAMILIES)
     train, val, test = instruct_data(d["examples"], d["data_seed"], d["split_seed"])
