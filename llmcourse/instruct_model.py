@@ -38,6 +38,7 @@ from llmcourse.instruct import (
 from llmcourse.model import GPTModel, count_parameters
 from llmcourse.pretrain import (
     CHECKPOINTS,
+    add_run_arguments,
     course_model_card,
     load_course_model,
     machine,
@@ -108,11 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=100, help="steps between evaluations")
     p.add_argument("--max-new-tokens", type=int, default=12, help="longest answer evaluated")
     p.add_argument("--seed", type=int, default=123, help="torch seed and data order")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--run-dir", default="_build/instruct-run", help="training checkpoints")
-    p.add_argument("--checkpoint-every", type=int, default=250)
-    p.add_argument("--resume", action="store_true", help="continue from --run-dir")
-    p.add_argument("--out", default=str(INSTRUCT_MODEL), help="the model file to write")
+    add_run_arguments(p, "_build/instruct-run", 250, INSTRUCT_MODEL)
     return p
 
 

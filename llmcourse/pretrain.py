@@ -47,6 +47,7 @@ from llmcourse.weights import load_model, save_model
 __all__ = [
     "CHECKPOINTS",
     "COURSE_MODEL",
+    "add_run_arguments",
     "course_model_card",
     "load_course_model",
     "machine",
@@ -131,12 +132,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=123)
     p.add_argument("--val-fraction", type=float, default=0.1, help="held-out end of the text")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--run-dir", default="_build/course-run", help="training checkpoints")
-    p.add_argument("--checkpoint-every", type=int, default=200)
-    p.add_argument("--resume", action="store_true", help="continue from --run-dir")
-    p.add_argument("--out", default=str(COURSE_MODEL), help="the model file to write")
+    add_run_arguments(p, "_build/course-run", 200, COURSE_MODEL)
     return p
+
+
+def add_run_arguments(
+    p: argparse.ArgumentParser, run_dir: str, checkpoint_every: int, out: Path
+) -> None:
+    """The options every command that trains a committed model shares: threads, training
+    checkpoints, resuming, and the model file to write."""
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--run-dir", default=run_dir, help="training checkpoints")
+    p.add_argument("--checkpoint-every", type=int, default=checkpoint_every)
+    p.add_argument("--resume", action="store_true", help="continue from --run-dir")
+    p.add_argument("--out", default=str(out), help="the model file to write")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
