@@ -77,7 +77,7 @@ course-model: assets
 	$(PY) -m llmcourse.pretrain
 
 # Fine-tune the course model on chapter 7.2's instructions again (checkpoints/instruct-model.*).
-# About 7 minutes on 2 CPU cores; an interrupted run continues with:
+# About 15 minutes on 2 CPU cores; an interrupted run continues with:
 # $(PY) -m llmcourse.instruct_model --resume
 instruct-model: assets
 	$(PY) -m llmcourse.instruct_model
