@@ -324,6 +324,14 @@ def _check_length(model: nn.Module, max_length: int) -> None:
         )
 
 
+def _probabilities(model: nn.Module, ids: list[int]) -> torch.Tensor:
+    """The class probabilities at every position of one message, ``(tokens, classes)``, in
+    eval mode, on the CPU."""
+    model.eval()
+    dev = next(model.parameters()).device
+    return torch.softmax(model(torch.tensor([ids], device=dev))[0].float(), -1).cpu()
+
+
 @torch.no_grad()
 def classify_text(
     model: GPTModel, text: str, tokenizer: Any, max_length: int
@@ -332,10 +340,7 @@ def classify_text(
     (1 = spam, 0 = ham) and ``probabilities`` one float per class, ``[p_ham, p_spam]``.
     A message longer than ``max_length`` tokens keeps its first ``max_length``, with a warning."""
     _check_length(model, max_length)
-    ids = encode_message(text, tokenizer, max_length, on_long="warn")
-    model.eval()
-    dev = next(model.parameters()).device
-    probs = torch.softmax(model(torch.tensor([ids], device=dev))[0, -1].float(), -1)
+    probs = _probabilities(model, encode_message(text, tokenizer, max_length, on_long="warn"))[-1]
     return int(probs.argmax()), [round(float(p), 6) for p in probs]
 
 
@@ -349,8 +354,4 @@ def position_probabilities(
     keeps its first ``max_length`` tokens, silently (as the data loaders do)."""
     _check_length(model, max_length)
     ids = encode_message(text, tokenizer, max_length)
-    model.eval()
-    dev = next(model.parameters()).device
-    probs = torch.softmax(model(torch.tensor([ids], device=dev))[0].float(), -1).cpu()
-    pieces = [tokenizer.decode([i]) for i in ids]
-    return pieces, probs
+    return [tokenizer.decode([i]) for i in ids], _probabilities(model, ids)

@@ -127,55 +127,53 @@ def _states() -> tuple[tuple[str, str], ...]:
     return tuple(zip(names, capitals))
 
 
-def _ask(rng: random.Random, *phrasings: str) -> str:
-    return rng.choice(phrasings)
-
-
 def _words(rng: random.Random, low: int, high: int) -> list[str]:
     return rng.sample(WORDS, rng.randint(low, high))
 
 
 def _first_word(rng: random.Random) -> tuple[str, str, str]:
     words = _words(rng, 2, 5)
-    ask = _ask(
-        rng,
-        "What is the first word?",
-        "Write the first word of the list.",
-        "Which word comes first?",
+    ask = rng.choice(
+        (
+            "What is the first word?",
+            "Write the first word of the list.",
+            "Which word comes first?",
+        )
     )
     return ask, " ".join(words), words[0]
 
 
 def _last_word(rng: random.Random) -> tuple[str, str, str]:
     words = _words(rng, 2, 5)
-    ask = _ask(
-        rng, "What is the last word?", "Write the last word of the list.", "Which word comes last?"
+    ask = rng.choice(
+        ("What is the last word?", "Write the last word of the list.", "Which word comes last?")
     )
     return ask, " ".join(words), words[-1]
 
 
 def _repeat(rng: random.Random) -> tuple[str, str, str]:
     word, n = rng.choice(WORDS), rng.randint(2, 4)
-    ask = _ask(
-        rng,
-        f"Repeat the word {n} times.",
-        f"Write the word {n} times.",
-        f"Say this word {n} times.",
+    ask = rng.choice(
+        (
+            f"Repeat the word {n} times.",
+            f"Write the word {n} times.",
+            f"Say this word {n} times.",
+        )
     )
     return ask, word, " ".join([word] * n)
 
 
 def _count(rng: random.Random) -> tuple[str, str, str]:
     words = rng.choices(WORDS, k=rng.randint(1, 6))
-    ask = _ask(
-        rng, "How many words are there?", "Count the words.", "How many words are in the list?"
+    ask = rng.choice(
+        ("How many words are there?", "Count the words.", "How many words are in the list?")
     )
     return ask, " ".join(words), str(len(words))
 
 
 def _add(rng: random.Random) -> tuple[str, str, str]:
     a, b = rng.randint(0, 9), rng.randint(0, 9)
-    ask = _ask(rng, "Add the two numbers.", "What is the sum?", "Compute the sum.")
+    ask = rng.choice(("Add the two numbers.", "What is the sum?", "Compute the sum."))
     return ask, rng.choice([f"{a} + {b}", f"{a} and {b}"]), str(a + b)
 
 
@@ -201,11 +199,12 @@ def _capital(rng: random.Random) -> tuple[str, str, str]:
 
 def _reverse(rng: random.Random) -> tuple[str, str, str]:
     words = _words(rng, 2, 3)
-    ask = _ask(
-        rng,
-        "Reverse the order of the words.",
-        "Write these words in reverse order.",
-        "Put the words in the opposite order.",
+    ask = rng.choice(
+        (
+            "Reverse the order of the words.",
+            "Write these words in reverse order.",
+            "Put the words in the opposite order.",
+        )
     )
     return ask, " ".join(words), " ".join(reversed(words))
 

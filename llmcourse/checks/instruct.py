@@ -62,6 +62,8 @@ def check_masked_targets(fn: Callable[[list[int], int, int], Any]) -> CheckResul
 def check_exact_match_score(fn: Callable[[list[str], list[str]], Any]) -> CheckResult:
     """Chapter 7.2: ``fn(responses, expected)`` is the fraction of responses equal to their
     expected answer after stripping surrounding whitespace."""
+    from llmcourse.instruct import exact_match
+
     cases = []
     for responses, expected in [
         (["7", "Columbus"], ["7", "Columbus"]),
@@ -70,7 +72,7 @@ def check_exact_match_score(fn: Callable[[list[str], list[str]], Any]) -> CheckR
         (["a b", "ab"], ["ab", "ab"]),
     ]:
         responses = [r.replace("\\n", "\n") for r in responses]
-        hits = sum(r.strip() == e.strip() for r, e in zip(responses, expected))
+        hits = sum(exact_match(r, e) for r, e in zip(responses, expected))
         got = fn(list(responses), list(expected))
         got = None if got is None else round(float(got), 6)
         cases.append((f"{responses!r} vs {expected!r}", got, round(hits / len(expected), 6)))
