@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (Python 3.10+, make, the package registries):
 #   make site   build the course site into _build/html (the default)
-#   make test   unit tests, every notebook through nbval, the site build and a browser check
+#   make test   unit tests, every notebook through nbval (natively and with another CPU's
+#               kernels), the site build and a browser check
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,8 @@ export TIKTOKEN_CACHE_DIR ?= $(LLMCOURSE_CACHE)/tiktoken
 export PYTHONHASHSEED := 0
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
-.PHONY: all site test install assets vendor chromium lint unit nbval site-check notebooks bench \
+.PHONY: all site test install assets vendor chromium lint unit nbval nbval-other nbval-portable \
+	site-check notebooks bench \
 	course-model instruct-model clean
 
 all: site
@@ -57,10 +59,22 @@ unit: assets
 nbval: assets
 	$(BIN)/pytest -q --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg $(NOTEBOOKS)
 
+# The notebooks as another CPU computes them (README, "Tests and numerics"): nbval-other runs them
+# under one other kernel setting (part of make test), nbval-portable under each of four.
+OTHER_KERNELS ?= ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1
+nbval-other: assets
+	$(PY) scripts/nbval_portable.py --setting "$(OTHER_KERNELS)" $(NOTEBOOKS)
+
+nbval-portable: assets
+	$(PY) scripts/nbval_portable.py $(NOTEBOOKS)
+
 site-check: chromium
 	$(PY) tests/site_check.py _build/html
 
-test: lint unit nbval site site-check
+# the unit tests and the two nbval runs share the cores (each alone leaves one partly idle)
+test: lint assets
+	$(MAKE) --no-print-directory -j3 --output-sync=target unit nbval nbval-other
+	$(MAKE) --no-print-directory site site-check
 
 ## for authors ----------------------------------------------------------------------
 # Re-run every notebook top to bottom and store its outputs (and widget state) in place.

@@ -48,3 +48,38 @@ def test_activation_plot_bad_input():
         viz.activation_plot({})
     with pytest.raises(ValueError, match="lo < hi"):
         viz.activation_plot({"relu": torch.relu}, lo=1, hi=1)
+
+
+_CHAPTER_5_PLOT = """
+import json, torch.nn.functional as F
+from llmcourse import viz
+fig = viz.activation_plot({"ReLU": F.relu, "GELU": F.gelu}, title="t")
+print(json.dumps([[list(t.x), list(t.y)] for t in fig.data]))
+"""
+
+
+@pytest.mark.parametrize("setting", ["ATEN_CPU_CAPABILITY=default", "OMP_NUM_THREADS=1"])
+def test_activation_plot_is_the_same_with_other_cpu_kernels(setting):
+    # chapter 5 stores this figure; another CPU's kernels must draw the same numbers
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def points(env):
+        out = subprocess.run(
+            [sys.executable, "-c", _CHAPTER_5_PLOT],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(out.stdout)
+
+    native = points(
+        {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS")}
+    )
+    name, value = setting.split("=")
+    other = points({**os.environ, name: value})
+    assert native[0][0][80] == 0.0  # the middle of [-4, 4] is exactly 0
+    assert other == native

@@ -24,7 +24,10 @@ def activation_plot(
         raise ValueError("activation_plot needs functions: {name: tensor -> tensor}")
     if not lo < hi or points < 2:
         raise ValueError(f"activation_plot needs lo < hi and points >= 2, got {lo}, {hi}, {points}")
-    x = torch.linspace(lo, hi, points, dtype=torch.float64, requires_grad=True)
+    # the grid in Python floats: torch.linspace rounds differently with the CPU's vector
+    # kernels (0.0 or -2.2e-16 in the middle), and the stored figure must not change with it
+    grid = [lo + (hi - lo) * i / (points - 1) for i in range(points)]
+    x = torch.tensor(grid, dtype=torch.float64, requires_grad=True)
     fig = go.Figure()
     n = len(functions)
     for k, (name, fn) in enumerate(functions.items()):

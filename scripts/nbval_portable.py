@@ -1,0 +1,93 @@
+"""Run notebooks through nbval with the CPU kernels another machine would pick.
+
+PyTorch chooses its CPU kernels at run time, so a stored output that depends on how floats are
+summed can pass on the machine that stored it and fail on the next. Each setting below makes
+this machine compute as another one would:
+
+- ``ATEN_CPU_CAPABILITY=default``: ATen's scalar kernels, as on a CPU without AVX2 (this also
+  changes the last bits of ``torch.randn`` for tensors of 16 or more numbers);
+- ``ATEN_CPU_CAPABILITY=avx2`` with ``MKL_ENABLE_INSTRUCTIONS=AVX2``: an AVX2 CPU without
+  AVX-512 (MKL honours the limit on Intel CPUs only; elsewhere it already uses its AVX2 code);
+- ``OMP_NUM_THREADS=1``: one thread, so reductions are split differently;
+- ``MKL_CBWR=COMPATIBLE``: MKL's matrix products with its portable code path, on any CPU.
+
+Usage: ``python scripts/nbval_portable.py [--setting "A=1 B=2"]... book/*.ipynb``. Without
+``--setting`` it runs all four settings (``make nbval-portable``); ``make test`` runs one. For
+each setting it prints the kernels PyTorch reports, then nbval's result, and it exits non-zero
+if any run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+SETTINGS = [
+    "ATEN_CPU_CAPABILITY=default",
+    "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2",
+    "OMP_NUM_THREADS=1",
+    "MKL_CBWR=COMPATIBLE",
+]
+# the variables any setting may name: a run starts from the environment without them
+KNOWN = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "OMP_NUM_THREADS", "MKL_CBWR")
+PROBE = "import torch; print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())"
+NBVAL = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg"]
+
+
+def parse_setting(setting: str) -> dict[str, str]:
+    """``"A=1 B=2"`` → ``{"A": "1", "B": "2"}``, refusing names this script does not know."""
+    pairs = {}
+    for item in setting.split():
+        name, sep, value = item.partition("=")
+        if not sep or not value:
+            raise ValueError(f"a setting is NAME=VALUE, got {item!r} in {setting!r}")
+        if name not in KNOWN:
+            raise ValueError(f"unknown variable {name!r} in {setting!r}; expected one of {KNOWN}")
+        pairs[name] = value
+    if not pairs:
+        raise ValueError("a setting needs at least one NAME=VALUE")
+    return pairs
+
+
+def environment(setting: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in KNOWN}
+    return {**env, **parse_setting(setting)}
+
+
+def kernels(env: dict[str, str]) -> str:
+    """What PyTorch reports under ``env``: its vector kernels and its thread count."""
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    capability, threads = out.stdout.split()
+    return f"ATen kernels {capability}, {threads} threads"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setting", action="append", help='e.g. "OMP_NUM_THREADS=1"')
+    parser.add_argument("notebooks", nargs="+")
+    args = parser.parse_args(argv)
+    settings = args.setting or SETTINGS
+    native = kernels({k: v for k, v in os.environ.items() if k not in KNOWN})
+    print(f"native: {native}", flush=True)
+    results = []
+    for setting in settings:
+        env = environment(setting)
+        print(f"\n== nbval with {setting}: {kernels(env)}", flush=True)
+        start = time.perf_counter()
+        rc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", *NBVAL, *args.notebooks], env=env, check=False
+        ).returncode
+        results.append((setting, rc, time.perf_counter() - start))
+    print("\nnbval with other CPU kernels:")
+    for setting, rc, seconds in results:
+        print(f"  {'passed' if rc == 0 else 'FAILED':6}  {setting}  ({seconds / 60:.1f} min)")
+    return 0 if all(rc == 0 for _, rc, _ in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
