@@ -7,7 +7,8 @@ this machine compute as another one would:
 - ``ATEN_CPU_CAPABILITY=default``: ATen's scalar kernels, as on a CPU without AVX2 (this also
   changes the last bits of ``torch.randn`` for tensors of 16 or more numbers);
 - ``ATEN_CPU_CAPABILITY=avx2`` with ``MKL_ENABLE_INSTRUCTIONS=AVX2``: an AVX2 CPU without
-  AVX-512 (MKL honours the limit on Intel CPUs only; elsewhere it already uses its AVX2 code);
+  AVX-512 (MKL's limit is meant for Intel CPUs: on the AMD machines we tried it changed
+  nothing, so ``MKL_CBWR`` below is what reaches MKL there);
 - ``OMP_NUM_THREADS=1``: one thread, so reductions are split differently;
 - ``MKL_CBWR=COMPATIBLE``: MKL's matrix products with its portable code path, on any CPU.
 
