@@ -71,10 +71,12 @@ nbval-portable: assets
 site-check: chromium
 	$(PY) tests/site_check.py _build/html
 
-# the unit tests and the two nbval runs share the cores (each alone leaves one partly idle)
+# The unit tests (on one thread) run beside nbval-other (one thread too), then nbval natively
+# alone: more busy threads than cores make PyTorch's threads wait on each other, and notebook
+# cells time out.
 test: lint assets
-	$(MAKE) --no-print-directory -j3 --output-sync=target unit nbval nbval-other
-	$(MAKE) --no-print-directory site site-check
+	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 --output-sync=target unit nbval-other
+	$(MAKE) --no-print-directory nbval site site-check
 
 ## for authors ----------------------------------------------------------------------
 # Re-run every notebook top to bottom and store its outputs (and widget state) in place.
