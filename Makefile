@@ -56,17 +56,18 @@ lint: install
 unit: assets
 	$(BIN)/pytest -q tests
 
+# Every notebook through nbval (scripts/run_nbval.py): as this machine computes (nbval), under
+# another CPU's kernels (nbval-other, part of make test), under each of four (nbval-portable).
+# README, "Tests and numerics".
 nbval: assets
-	$(BIN)/pytest -q --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg $(NOTEBOOKS)
+	$(PY) scripts/run_nbval.py $(NOTEBOOKS)
 
-# The notebooks as another CPU computes them (README, "Tests and numerics"): nbval-other runs them
-# under one other kernel setting (part of make test), nbval-portable under each of four.
 OTHER_KERNELS ?= ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1
 nbval-other: assets
-	$(PY) scripts/nbval_portable.py --setting "$(OTHER_KERNELS)" $(NOTEBOOKS)
+	$(PY) scripts/run_nbval.py --setting "$(OTHER_KERNELS)" $(NOTEBOOKS)
 
 nbval-portable: assets
-	$(PY) scripts/nbval_portable.py $(NOTEBOOKS)
+	$(PY) scripts/run_nbval.py --portable $(NOTEBOOKS)
 
 site-check: chromium
 	$(PY) tests/site_check.py _build/html

@@ -1,16 +1,7 @@
 """scripts/check_notebooks.py: the site refuses notebooks that are not a clean top-to-bottom run."""
 
-import importlib.util
-from pathlib import Path
-
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-
-spec = importlib.util.spec_from_file_location(
-    "check_notebooks", Path(__file__).parent.parent / "scripts" / "check_notebooks.py"
-)
-check_notebooks = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(check_notebooks)
 
 
 def write(tmp_path, cells) -> str:
@@ -30,7 +21,7 @@ def cell(source, count, outputs=(), tags=()):
 ERROR = new_output("error", ename="ValueError", evalue="bad", traceback=[])
 
 
-def test_clean_run_passes(tmp_path):
+def test_clean_run_passes(tmp_path, check_notebooks):
     path = write(
         tmp_path, [cell("1", 1), cell("", None), cell("x", 2, [ERROR], ["raises-exception"])]
     )
@@ -38,7 +29,7 @@ def test_clean_run_passes(tmp_path):
     assert check_notebooks.main([path]) == 0
 
 
-def test_out_of_order_and_unexecuted_cells(tmp_path):
+def test_out_of_order_and_unexecuted_cells(tmp_path, check_notebooks):
     path = write(tmp_path, [cell("1", 1), cell("2", 3), cell("3", None)])
     found = check_notebooks.problems(path)
     assert len(found) == 2
@@ -46,12 +37,12 @@ def test_out_of_order_and_unexecuted_cells(tmp_path):
     assert "cell 3: execution count None, expected 3" in found[1]
 
 
-def test_stored_error_fails(tmp_path):
+def test_stored_error_fails(tmp_path, check_notebooks):
     path = write(tmp_path, [cell("1/0", 1, [ERROR])])
     assert check_notebooks.problems(path) == [f"{path}, cell 1: stored error ValueError: bad"]
     assert check_notebooks.main([path]) == 1
 
 
-def test_raises_exception_tag_needs_an_error(tmp_path):
+def test_raises_exception_tag_needs_an_error(tmp_path, check_notebooks):
     path = write(tmp_path, [cell("ok", 1, [], ["raises-exception"])])
     assert "tagged raises-exception but stored no error" in check_notebooks.problems(path)[0]

@@ -59,10 +59,9 @@ print(json.dumps([[list(t.x), list(t.y)] for t in fig.data]))
 
 
 @pytest.mark.parametrize("setting", ["ATEN_CPU_CAPABILITY=default", "OMP_NUM_THREADS=1"])
-def test_activation_plot_is_the_same_with_other_cpu_kernels(setting):
+def test_activation_plot_is_the_same_with_other_cpu_kernels(setting, run_nbval):
     # chapter 5 stores this figure; another CPU's kernels must draw the same numbers
     import json
-    import os
     import subprocess
     import sys
 
@@ -76,10 +75,7 @@ def test_activation_plot_is_the_same_with_other_cpu_kernels(setting):
         )
         return json.loads(out.stdout)
 
-    native = points(
-        {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS")}
-    )
-    name, value = setting.split("=")
-    other = points({**os.environ, name: value})
+    native = points(run_nbval.environment())
+    other = points(run_nbval.environment(setting))
     assert native[0][0][80] == 0.0  # the middle of [-4, 4] is exactly 0
     assert other == native

@@ -1,0 +1,27 @@
+"""Fixtures shared by the unit tests."""
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+
+def _script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` imported as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def check_notebooks() -> ModuleType:
+    return _script("check_notebooks")
+
+
+@pytest.fixture(scope="session")
+def run_nbval() -> ModuleType:
+    return _script("run_nbval")
