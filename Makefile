@@ -62,22 +62,22 @@ unit: assets
 nbval: assets
 	$(PY) scripts/run_nbval.py $(NOTEBOOKS)
 
-OTHER_KERNELS ?= ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1
+OTHER_KERNELS ?= ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1
 nbval-other: assets
 	$(PY) scripts/run_nbval.py --setting "$(OTHER_KERNELS)" $(NOTEBOOKS)
 
 nbval-portable: assets
 	$(PY) scripts/run_nbval.py --portable $(NOTEBOOKS)
 
-site-check: chromium
+site-check: chromium site
 	$(PY) tests/site_check.py _build/html
 
-# The unit tests (on one thread) run beside nbval-other (one thread too), then nbval natively
-# alone: more busy threads than cores make PyTorch's threads wait on each other, and notebook
-# cells time out.
+# Two jobs at a time, each on one thread (more busy threads than cores make PyTorch's threads
+# wait on each other): nbval natively and nbval-other side by side, then the site build with
+# its browser check and the unit tests as a lane frees.
 test: lint assets
-	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 --output-sync=target unit nbval-other
-	$(MAKE) --no-print-directory nbval site site-check
+	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 --output-sync=target \
+	  nbval-other nbval site-check unit
 
 ## for authors ----------------------------------------------------------------------
 # Re-run every notebook top to bottom and store its outputs (and widget state) in place.

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from llmcourse.runtime import progress_bar
 
 __all__ = [
     "ASSETS",
@@ -118,8 +118,8 @@ class Url:
             etag = etag.strip('"').removeprefix("W/").strip('"')
             if len(etag) == 64 and all(c in "0123456789abcdef" for c in etag):
                 (workdir / "served.sha256").write_text(etag)
-            with tqdm(
-                total=total or None,
+            with progress_bar(
+                total or None,
                 unit="B",
                 unit_scale=True,
                 desc=self.url.rsplit("/", 1)[-1],

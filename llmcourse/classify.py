@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from llmcourse.model import GPTModel
+from llmcourse.runtime import progress_bar
 from llmcourse.spam import SpamSplits
 from llmcourse.train import make_optimizer
 
@@ -294,7 +294,7 @@ def train_classifier(
             on_eval(history)
 
     model.train()
-    bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="fine-tuning")
+    bar = progress_bar(epochs * steps_per_epoch, disable=not progress, desc="fine-tuning")
     for _ in range(epochs):
         for ids, lengths, labels in train_loader:
             loss = F.cross_entropy(_batch_logits(model, ids, lengths), labels.to(dev))

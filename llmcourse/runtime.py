@@ -1,4 +1,5 @@
-"""Where the code runs and how it is made repeatable: one device helper, one seed helper.
+"""Where the code runs and how it is made repeatable: one device helper, one seed helper, and
+the progress bar every long loop shows.
 
 Every chapter calls ``seed(...)`` before anything random, and puts models and tensors on
 ``device()``: a CUDA GPU if there is one, else Apple's MPS, else the CPU.
@@ -11,8 +12,14 @@ import random
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-__all__ = ["device", "seed"]
+__all__ = ["device", "progress_bar", "seed"]
+
+# Seconds between redraws of a progress bar. In a notebook each redraw is two messages to the
+# front end. One that reads a cell's messages only when the cell ends (nbval does) holds a few
+# thousand and the rest are dropped, the cell's end among them: a long cell must send few.
+PROGRESS_INTERVAL = 1.0
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -43,3 +50,9 @@ def seed(value: int = 123) -> torch.Generator:
     random.seed(value)
     np.random.seed(value % 2**32)
     return torch.manual_seed(value)
+
+
+def progress_bar(total: int | None = None, *, desc: str | None = None, **options) -> tqdm:
+    """A tqdm progress bar (a widget in a notebook, text in a terminal) that redraws at most
+    once every ``PROGRESS_INTERVAL`` seconds; ``options`` go to ``tqdm``."""
+    return tqdm(total=total, desc=desc, mininterval=PROGRESS_INTERVAL, **options)

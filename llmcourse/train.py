@@ -27,10 +27,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
-from tqdm.auto import tqdm
 
 from llmcourse.generate import generate, ids_to_text, text_to_ids
 from llmcourse.model import GPTModel
+from llmcourse.runtime import progress_bar
 
 __all__ = [
     "History",
@@ -426,8 +426,8 @@ def train(
         torch.autocast(device.type, dtype=torch.bfloat16) if cfg.bf16 else contextlib.nullcontext()
     )
     world = dist.get_world_size() if distributed else 1
-    bar = tqdm(
-        total=cfg.max_steps,
+    bar = progress_bar(
+        cfg.max_steps,
         initial=step,
         desc="training",
         unit="step",

@@ -1,12 +1,14 @@
-"""llmcourse.runtime: device choice and seeding."""
+"""llmcourse.runtime: device choice, seeding and the progress bar."""
 
+import io
 import random
+import time
 
 import numpy as np
 import pytest
 import torch
 
-from llmcourse.runtime import device, seed
+from llmcourse.runtime import device, progress_bar, seed
 
 
 @pytest.mark.parametrize(
@@ -43,3 +45,16 @@ def test_seed_repeats_every_generator():
 def test_seed_bad_values(bad):
     with pytest.raises(ValueError, match="seed must be an int >= 0"):
         seed(bad)
+
+
+def test_progress_bar_redraws_at_most_once_a_second():
+    # tqdm's own default redraws ten times a second: 25 redraws in this loop
+    out = io.StringIO()
+    bar = progress_bar(10**9, desc="loop", file=out)
+    start = time.monotonic()
+    while time.monotonic() - start < 2.5:
+        bar.update(1)
+    bar.close()
+    redraws = out.getvalue().count("\r")
+    assert 3 <= redraws <= 5, out.getvalue()
+    assert "loop:" in out.getvalue()
