@@ -5,7 +5,8 @@ Usage: ``python tests/site_check.py _build/html`` (exit status 1 when a page has
 The build directory is served on a localhost port and every ``.html`` page (outside ``_static``,
 ``_sources``, ``_images``...) is opened in Debian's headless Chromium through Playwright
 (``executable_path``, overridable with the ``CHROMIUM`` environment variable; never
-``playwright install``). A page passes when:
+``playwright install``), once at 1366 × 900 px and once at a phone's 390 × 844 px (touch). A
+page passes at each width when:
 
 - it answers HTTP 200;
 - no request fails, none answers >= 400 and none goes to a host other than localhost
@@ -14,7 +15,12 @@ The build directory is served on a localhost port and every ``.html`` page (outs
 - every plotly figure (``.plotly-graph-div``) has drawn its SVG;
 - math was typeset by MathJax: no raw TeX is left in ``.math`` elements and no ``mjx-merror``;
 - every ipywidget view (``script[type="application/vnd.jupyter.widget-view+json"]``) was
-  rendered by the widget manager.
+  rendered by the widget manager;
+- navigation works: there is one visible sidebar button and one search control; on the wide
+  screen a click on the button hides the chapter list and a second click shows it again; on the
+  phone the button, pressed from the keyboard, opens the chapter list as a drawer and Escape
+  closes it, and a page with a table of contents has a contents button that does the same for
+  it.
 """
 
 from __future__ import annotations
@@ -42,6 +48,11 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 TIMEOUT_MS = 20_000
+# (name, Playwright context options): the widths a reader uses
+VIEWPORTS = [
+    ("1366px", {"viewport": {"width": 1366, "height": 900}}),
+    ("390px", {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}),
+]
 
 # Evaluated in the page: what is rendered and what is not.
 _INSPECT = """() => {
@@ -119,8 +130,64 @@ def _wait_quiet(page, inflight: set[str], quiet_ms: int = 500) -> None:
         quiet = 0 if inflight else quiet + 100
 
 
-def _check_page(context, url: str) -> list[str]:
-    """Open one page in the Playwright browser ``context`` and return its problems."""
+def _drawer_opens(page, toggle, dialog: str, what: str) -> list[str]:
+    """Press ``toggle`` from the keyboard: the ``dialog`` must open with links, Escape close it."""
+    toggle.focus()
+    page.keyboard.press("Enter")
+    try:
+        page.wait_for_function(
+            f"() => document.querySelector('{dialog}')?.open && "
+            f"[...document.querySelectorAll('{dialog} a')].some(a => a.offsetParent)",
+            timeout=3000,
+        )
+    except Exception:  # noqa: BLE001 - a drawer that does not open is the problem reported
+        return [f"the {what} button does not open the {what}"]
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)
+    if page.evaluate(f"() => document.querySelector('{dialog}').open"):
+        return [f"Escape does not close the {what}"]
+    return []
+
+
+def _check_navigation(page, phone: bool) -> list[str]:
+    """The sidebar and contents buttons work; one search control (see the module docstring)."""
+    problems = []
+    searches = page.locator(".search-button:visible, .search-button-field:visible").count()
+    if searches != 1:
+        problems.append(f"{searches} visible search controls, expected 1")
+    primary = page.locator(".primary-toggle:visible")
+    if primary.count() != 1:
+        return problems + [f"{primary.count()} visible sidebar buttons, expected 1"]
+    if phone:
+        problems += _drawer_opens(page, primary, "#pst-primary-sidebar-modal", "chapter list")
+        has_toc = page.evaluate(
+            "() => document.querySelectorAll('#pst-page-toc-nav a, .page-toc a').length > 0"
+        )
+        secondary = page.locator(".secondary-toggle:visible")
+        if has_toc and secondary.count() != 1:
+            problems.append(f"{secondary.count()} visible contents buttons, expected 1")
+        elif has_toc:
+            problems += _drawer_opens(page, secondary, "#pst-secondary-sidebar-modal", "contents")
+        return problems
+    shown = (
+        "() => { const e = document.querySelector('#pst-primary-sidebar');"
+        " return !!e && getComputedStyle(e).visibility !== 'hidden'"
+        " && e.getBoundingClientRect().right > 0; }"
+    )
+    for expected in (False, True):
+        primary.click()
+        try:
+            page.wait_for_function(f"() => ({shown})() === {str(expected).lower()}", timeout=3000)
+        except Exception:  # noqa: BLE001 - a sidebar that does not toggle is the problem
+            state = "hide" if not expected else "show again"
+            problems.append(f"the sidebar button does not {state} the chapter list")
+            break
+    return problems
+
+
+def _check_page(context, url: str, phone: bool = False) -> list[str]:
+    """Open one page in the Playwright browser ``context`` and return its problems; ``phone``:
+    the context is a phone's, and navigation is checked as a phone's."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     problems: list[str] = []
@@ -169,6 +236,7 @@ def _check_page(context, url: str) -> list[str]:
             page.wait_for_function(_READY, timeout=TIMEOUT_MS, polling=200)
         _wait_quiet(page, inflight)
         state = page.evaluate(_INSPECT)
+        problems += _check_navigation(page, phone)
     except Exception as exc:  # noqa: BLE001 - a page that cannot be opened is a problem
         problems.append(f"could not open: {exc}")
         page.close()
@@ -207,19 +275,21 @@ def check_site(html_dir: Path, verbose: bool = True) -> list[str]:
     with serve(html_dir) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(service_workers="block")
-            for rel in pages:
-                page_problems = _check_page(context, base + rel.as_posix())
-                problems += [f"{rel.as_posix()}: {p}" for p in page_problems]
-                if verbose:
-                    print(f"{'OK  ' if not page_problems else 'FAIL'} {rel.as_posix()}")
-                    for p in page_problems:
-                        print(f"       {p}")
-            context.close()
+            for width, options in VIEWPORTS:
+                context = browser.new_context(service_workers="block", **options)
+                phone = options.get("is_mobile", False)
+                for rel in pages:
+                    page_problems = _check_page(context, base + rel.as_posix(), phone)
+                    problems += [f"{rel.as_posix()} at {width}: {p}" for p in page_problems]
+                    if verbose:
+                        print(f"{'OK  ' if not page_problems else 'FAIL'} {rel.as_posix()} {width}")
+                        for p in page_problems:
+                            print(f"       {p}")
+                context.close()
         finally:
             browser.close()
     if verbose:
-        print(f"{len(pages)} pages checked, {len(problems)} problem(s)")
+        print(f"{len(pages)} pages checked at {len(VIEWPORTS)} widths, {len(problems)} problem(s)")
     return problems
 
 
