@@ -2,8 +2,12 @@
 
 Every code cell must have been executed, in order, top to bottom (execution counts 1, 2, 3, …)
 and no output may be an error, except in cells tagged ``raises-exception`` (a chapter showing
-a bad input and its error), which must hold one. ``make site`` runs this first, so a cell that raised fails the
-build. Usage: ``python scripts/check_notebooks.py book/*.ipynb``.
+a bad input and its error), which must hold one. An exercise's solution cell is tagged
+``hide-cell`` (the site hides its code and output behind one toggle) and marked collapsed for
+JupyterLab (``jupyter.source_hidden`` and ``outputs_hidden``); ``hide-input`` and
+``hide-output``, which leave half of a solution on screen, are refused. ``make site`` runs this
+first, so a cell that raised fails the build. Usage:
+``python scripts/check_notebooks.py book/*.ipynb``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,17 @@ def problems(path: str) -> list[str]:
         if cell.cell_type != "code" or not cell.source.strip():
             continue
         where = f"{path}, cell {index}"
+        tags = cell.metadata.get("tags", [])
+        for half in {"hide-input", "hide-output"} & set(tags):
+            found.append(f"{where}: tagged {half}, which shows half a solution; use hide-cell")
+        collapsed = cell.metadata.get("jupyter", {})
+        if "hide-cell" in tags and not (
+            collapsed.get("source_hidden") and collapsed.get("outputs_hidden")
+        ):
+            found.append(
+                f"{where}: tagged hide-cell but not collapsed in JupyterLab"
+                " (metadata jupyter.source_hidden and outputs_hidden)"
+            )
         if cell.execution_count != expected:
             found.append(
                 f"{where}: execution count {cell.execution_count}, expected {expected}"
@@ -28,7 +43,7 @@ def problems(path: str) -> list[str]:
             )
         expected += 1
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-        if "raises-exception" in cell.metadata.get("tags", []):
+        if "raises-exception" in tags:
             if not errors:
                 found.append(f"{where}: tagged raises-exception but stored no error")
         else:

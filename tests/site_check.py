@@ -16,6 +16,8 @@ page passes at each width when:
 - math was typeset by MathJax: no raw TeX is left in ``.math`` elements and no ``mjx-merror``;
 - every ipywidget view (``script[type="application/vnd.jupyter.widget-view+json"]``) was
   rendered by the widget manager;
+- every exercise solution (a hidden code cell, or a "Solution" dropdown) shows neither its
+  code nor its output until its toggle is opened, and shows them after;
 - navigation works: there is one visible sidebar button and one search control; on the wide
   screen a click on the button hides the chapter list and a second click shows it again; on the
   phone the button, pressed from the keyboard, opens the chapter list as a drawer and Escape
@@ -185,6 +187,39 @@ def _check_navigation(page, phone: bool) -> list[str]:
     return problems
 
 
+# Evaluated in the page: for each hidden cell and dropdown, which of its parts are on screen.
+_SOLUTIONS = """() => {
+  const seen = e => !!e && e.checkVisibility();
+  const cells = [...document.querySelectorAll(
+      '.cell.tag_hide-cell, .cell.tag_hide-input, .cell.tag_hide-output')];
+  const drops = [...document.querySelectorAll('details.sd-dropdown')];
+  return [
+    ...cells.map((c, i) => ({what: `hidden cell ${i + 1}`, parts: [
+      seen(c.querySelector('.cell_input')), ...[...c.querySelectorAll('.cell_output')].map(seen)]})),
+    ...drops.map((d, i) => ({what: `dropdown ${i + 1}`,
+      parts: [seen(d.querySelector('.sd-summary-content'))]})),
+  ];
+}"""
+
+
+def _check_solutions(page) -> list[str]:
+    """No solution is on screen before its toggle is opened; all of it is after."""
+    problems = []
+    for item in page.evaluate(_SOLUTIONS):
+        if any(item["parts"]):
+            problems.append(f"{item['what']}: part of the solution is visible before its toggle")
+    toggles = page.locator(
+        ".cell.tag_hide-cell summary, .cell.tag_hide-input summary, "
+        ".cell.tag_hide-output summary, details.sd-dropdown > summary"
+    )
+    for i in range(toggles.count()):
+        toggles.nth(i).click()
+    for item in page.evaluate(_SOLUTIONS):
+        if not all(item["parts"]):
+            problems.append(f"{item['what']}: opening its toggle does not show all of it")
+    return problems
+
+
 def _check_page(context, url: str, phone: bool = False) -> list[str]:
     """Open one page in the Playwright browser ``context`` and return its problems; ``phone``:
     the context is a phone's, and navigation is checked as a phone's."""
@@ -237,6 +272,7 @@ def _check_page(context, url: str, phone: bool = False) -> list[str]:
         _wait_quiet(page, inflight)
         state = page.evaluate(_INSPECT)
         problems += _check_navigation(page, phone)
+        problems += _check_solutions(page)
     except Exception as exc:  # noqa: BLE001 - a page that cannot be opened is a problem
         problems.append(f"could not open: {exc}")
         page.close()

@@ -46,3 +46,15 @@ def test_stored_error_fails(tmp_path, check_notebooks):
 def test_raises_exception_tag_needs_an_error(tmp_path, check_notebooks):
     path = write(tmp_path, [cell("ok", 1, [], ["raises-exception"])])
     assert "tagged raises-exception but stored no error" in check_notebooks.problems(path)[0]
+
+
+def test_a_solution_hides_its_code_and_output_together(tmp_path, check_notebooks):
+    solution = cell("1", 1, [], ["hide-cell"])
+    solution.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
+    assert check_notebooks.problems(write(tmp_path, [solution])) == []
+    solution.metadata["jupyter"] = {"source_hidden": True}
+    found = check_notebooks.problems(write(tmp_path, [solution]))
+    assert len(found) == 1 and "tagged hide-cell but not collapsed in JupyterLab" in found[0]
+    path = write(tmp_path, [cell("1", 1, [], ["hide-input"])])
+    half = "tagged hide-input, which shows half a solution; use hide-cell"
+    assert check_notebooks.problems(path) == [f"{path}, cell 1: {half}"]
