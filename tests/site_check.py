@@ -16,6 +16,7 @@ page passes at each width when:
 - math was typeset by MathJax: no raw TeX is left in ``.math`` elements and no ``mjx-merror``;
 - every ipywidget view (``script[type="application/vnd.jupyter.widget-view+json"]``) was
   rendered by the widget manager;
+- on the phone, the page is no wider than the screen (nothing to scroll sideways);
 - every exercise solution (a hidden code cell, or a "Solution" dropdown) shows neither its
   code nor its output until its toggle is opened, and shows them after;
 - navigation works: there is one visible sidebar button and one search control; on the wide
@@ -271,6 +272,10 @@ def _check_page(context, url: str, phone: bool = False) -> list[str]:
             page.wait_for_function(_READY, timeout=TIMEOUT_MS, polling=200)
         _wait_quiet(page, inflight)
         state = page.evaluate(_INSPECT)
+        if phone:
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            if width > page.viewport_size["width"]:
+                problems.append(f"the page is {width} px wide, wider than the screen")
         problems += _check_navigation(page, phone)
         problems += _check_solutions(page)
     except Exception as exc:  # noqa: BLE001 - a page that cannot be opened is a problem
