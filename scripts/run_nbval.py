@@ -87,12 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="+")
     args = parser.parse_args(argv)
     settings = args.setting + (SETTINGS if args.portable else [])
-    for setting in settings:  # refuse a bad setting before the first run
-        try:
-            parse_setting(setting)
-        except ValueError as error:
-            parser.error(str(error))
-    runs = [(s, environment(s)) for s in settings] or [("this environment", dict(os.environ))]
+    try:  # refuse a bad setting before the first run
+        runs = [(s, environment(s)) for s in settings] or [("this environment", dict(os.environ))]
+    except ValueError as error:
+        parser.error(str(error))
     print(f"native: {kernels(environment())}", flush=True)
     results = []
     for name, env in runs:

@@ -51,11 +51,14 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 TIMEOUT_MS = 20_000
-# (name, Playwright context options): the widths a reader uses
+# Playwright context options for the widths a reader uses: a laptop's, then a phone's
 VIEWPORTS = [
-    ("1366px", {"viewport": {"width": 1366, "height": 900}}),
-    ("390px", {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}),
+    {"viewport": {"width": 1366, "height": 900}},
+    {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
 ]
+# what hides a solution: a hidden code cell (any hide tag) or a sphinx-design dropdown
+HIDDEN_CELLS = ".cell.tag_hide-cell, .cell.tag_hide-input, .cell.tag_hide-output"
+DROPDOWNS = "details.sd-dropdown"
 
 # Evaluated in the page: what is rendered and what is not.
 _INSPECT = """() => {
@@ -189,11 +192,10 @@ def _check_navigation(page, phone: bool) -> list[str]:
 
 
 # Evaluated in the page: for each hidden cell and dropdown, which of its parts are on screen.
-_SOLUTIONS = """() => {
+_SOLUTIONS = """([cellSelector, dropSelector]) => {
   const seen = e => !!e && e.checkVisibility();
-  const cells = [...document.querySelectorAll(
-      '.cell.tag_hide-cell, .cell.tag_hide-input, .cell.tag_hide-output')];
-  const drops = [...document.querySelectorAll('details.sd-dropdown')];
+  const cells = [...document.querySelectorAll(cellSelector)];
+  const drops = [...document.querySelectorAll(dropSelector)];
   return [
     ...cells.map((c, i) => ({what: `hidden cell ${i + 1}`, parts: [
       seen(c.querySelector('.cell_input')), ...[...c.querySelectorAll('.cell_output')].map(seen)]})),
@@ -206,16 +208,14 @@ _SOLUTIONS = """() => {
 def _check_solutions(page) -> list[str]:
     """No solution is on screen before its toggle is opened; all of it is after."""
     problems = []
-    for item in page.evaluate(_SOLUTIONS):
+    selectors = [HIDDEN_CELLS, DROPDOWNS]
+    for item in page.evaluate(_SOLUTIONS, selectors):
         if any(item["parts"]):
             problems.append(f"{item['what']}: part of the solution is visible before its toggle")
-    toggles = page.locator(
-        ".cell.tag_hide-cell summary, .cell.tag_hide-input summary, "
-        ".cell.tag_hide-output summary, details.sd-dropdown > summary"
-    )
-    for i in range(toggles.count()):
-        toggles.nth(i).click()
-    for item in page.evaluate(_SOLUTIONS):
+    hidden = page.locator(f"{HIDDEN_CELLS}, {DROPDOWNS}")
+    for i in range(hidden.count()):
+        hidden.nth(i).locator("summary").first.click()
+    for item in page.evaluate(_SOLUTIONS, selectors):
         if not all(item["parts"]):
             problems.append(f"{item['what']}: opening its toggle does not show all of it")
     return problems
@@ -316,9 +316,10 @@ def check_site(html_dir: Path, verbose: bool = True) -> list[str]:
     with serve(html_dir) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            for width, options in VIEWPORTS:
+            for options in VIEWPORTS:
                 context = browser.new_context(service_workers="block", **options)
                 phone = options.get("is_mobile", False)
+                width = f"{options['viewport']['width']}px"
                 for rel in pages:
                     page_problems = _check_page(context, base + rel.as_posix(), phone)
                     problems += [f"{rel.as_posix()} at {width}: {p}" for p in page_problems]
