@@ -3,7 +3,8 @@
 - plotly.min.js from the installed plotly package (the same version that made the figures),
 - MathJax 3 (es5/ build) from its npm tarball,
 - the ipywidgets HTML manager (embed.js and its fonts) from its npm tarball,
-- the course's own small files in scripts/site/ (a MathJax 2 shim for the widgets, the favicon).
+- the course's own small files in scripts/site/ (figures.js, which draws the figures and loads
+  plotly.min.js only on pages that have one; a MathJax 2 shim for the widgets; the favicon).
 
 The tarballs come through llmcourse.assets (checked and cached). vendor/ is git-ignored and
 served as the site's static folder (``html_static_path`` in _config.yml).

@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def restore_renderer():
-    """Put plotly's default renderer back after a test that calls setup()."""
-    before = pio.renderers.default
+    """Put plotly's default renderer and template back after a test that calls setup()."""
+    before = pio.renderers.default, pio.templates.default
     yield
-    pio.renderers.default = before
+    pio.renderers.default, pio.templates.default = before
 
 
 def chars(text: str) -> list[tuple[str, int]]:
@@ -83,13 +83,40 @@ def test_html_is_identical_across_processes():
     assert out == hashlib.sha256(viz.figure_html(sample_figure()).encode()).hexdigest()
 
 
-def test_html_needs_the_page_plotly_and_no_network():
+def figure_spec(html: str) -> tuple[str, str, dict]:
+    """(div id, script target, parsed JSON) of figure_html's output; asserts its shape."""
+    match = re.fullmatch(
+        r'<div id="([^"]+)" class="plotly-graph-div llmc-figure" style="height:(\d+)px; '
+        r'width:100%;"></div><script type="application/vnd.llmcourse.figure\+json" '
+        r'data-target="([^"]+)">(.*)</script>',
+        html,
+        flags=re.DOTALL,
+    )
+    assert match, html[:300]
+    return match.group(1), match.group(3), json.loads(match.group(4)) | {"px": match.group(2)}
+
+
+def test_html_is_data_for_the_site_and_needs_no_network():
     html = viz.figure_html(viz.token_explorer({"chars": chars("hi")}))
-    assert "<script src" not in html and "src=" not in html
-    assert "cdn" not in html.lower() and "https://" not in html
-    assert "Plotly.newPlot" in html
-    assert '"responsive": true' in html
+    assert "src=" not in html and "cdn" not in html.lower() and "https://" not in html
+    assert "Plotly" not in html  # no code: the site's figures.js draws it
+    div_id, target, spec = figure_spec(html)
+    assert div_id == target
+    assert spec["config"] == {"responsive": True, "displaylogo": False}
+    assert spec["px"] == str(spec["layout"]["height"])  # the page keeps the figure's height
     assert len(html) < 50_000  # no plotly.js inside
+
+
+def test_html_text_cannot_close_its_script():
+    text = "</script><script>alert(1)</script> & <b>"
+    fig = go.Figure(go.Bar(x=[text], y=[1]), layout={"title": text})
+    html = viz.figure_html(fig)
+    body = html[html.index("<script") :]
+    assert body.count("</script>") == 1 and body.count("<script") == 1
+    assert "&" not in body.split(">", 1)[1]
+    _, _, spec = figure_spec(html)
+    assert spec["data"][0]["x"] == [text] and spec["layout"]["title"]["text"] == text
+    assert spec["px"] == "450"  # plotly's default height when the figure sets none
 
 
 def test_mimebundle_keys_and_plotly_json():
@@ -108,7 +135,25 @@ def test_setup_makes_the_book_renderer_default(restore_renderer, monkeypatch):
     assert pio.renderers.default == "llmcourse"
     bundle = sample_figure()._repr_mimebundle_()
     assert "text/html" in bundle and "application/vnd.plotly.v1+json" in bundle
-    assert 'class="plotly-graph-div"' in bundle["text/html"]
+    assert 'class="plotly-graph-div llmc-figure"' in bundle["text/html"]
+
+
+def test_setup_makes_the_course_theme_plotlys_default(restore_renderer):
+    pio.templates.default = "plotly"
+    viz.setup()
+    assert pio.templates.default == viz.THEME
+    layout = go.Figure(go.Bar(x=[1], y=[2])).to_dict()["layout"]["template"]["layout"]
+    assert layout["title"]["x"] == 0 and layout["title"]["xanchor"] == "left"
+    assert layout["title"]["automargin"] is True and layout["title"]["pad"]["t"] >= 28
+    assert layout["legend"]["orientation"] == "h"
+    assert layout["colorway"] == viz.theme.COLORWAY
+
+
+def test_course_template_is_small_and_complete():
+    template = viz.theme.course_template().to_plotly_json()
+    assert len(json.dumps(template)) < 3_000  # it travels inside every stored figure
+    assert set(template["data"]) <= {"bar", "heatmap", "scatter"}
+    assert template["layout"]["paper_bgcolor"] == template["layout"]["plot_bgcolor"] == "white"
 
 
 def test_setup_uses_colab_inside_colab(restore_renderer, monkeypatch):

@@ -5,6 +5,7 @@ stays interactive on the static site, where no kernel runs; in a live kernel, ip
 same figures. Call :func:`setup` once per notebook.
 
 - ``render``: the book's plotly renderer (``setup``, ``figure_html``).
+- ``theme``: the course's one plotly template (``THEME``), made the default by ``setup``.
 - ``tokens``: chapter 1's token figures (``token_explorer``, ``bpe_merge_stepper``,
   ``token_count_bars``, ``live_tokenizer``).
 - ``data``: chapter 2's ``sliding_window_explorer``.
@@ -45,6 +46,7 @@ from llmcourse.viz.instruct import exact_match_bars
 from llmcourse.viz.lora import finetune_comparison, lora_share_plot, singular_value_plot
 from llmcourse.viz.pretrain import live_loss_plot, loss_curves, lr_schedule, sampling_explorer
 from llmcourse.viz.render import RENDERER, BookRenderer, figure_html, live_figure, setup
+from llmcourse.viz.theme import THEME
 from llmcourse.viz.tokens import (
     PALETTE,
     bpe_merge_stepper,
@@ -58,6 +60,7 @@ from llmcourse.viz.tokens import (
 __all__ = [
     "PALETTE",
     "RENDERER",
+    "THEME",
     "BookRenderer",
     "accuracy_bars",
     "activation_plot",

@@ -1,8 +1,9 @@
 """The book's plotly renderer: figures that work on the static site, in Jupyter and in Colab.
 
-``setup()`` makes plotly emit HTML that relies on the page's ``plotly.min.js`` (loaded once by
-the site, offline) plus the plotly mimetype for JupyterLab; inside Google Colab it picks plotly's
-``colab`` renderer instead.
+``setup()`` makes the course's theme (:mod:`llmcourse.viz.theme`) plotly's default template and
+makes plotly emit, for each figure, the plotly mimetype (JupyterLab draws it) and HTML that the
+site draws with its own copy of plotly.js (``scripts/site/figures.js``, offline, loaded only on
+pages with a figure); inside Google Colab it picks plotly's ``colab`` renderer instead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.io.base_renderers import MimetypeRenderer
 from plotly.utils import PlotlyJSONEncoder
+
+from llmcourse.viz import theme
 
 RENDERER = "llmcourse"
 """Name of the book renderer registered by :func:`setup`."""
@@ -40,31 +43,45 @@ def _as_dict(fig: go.Figure | Mapping[str, Any]) -> dict[str, Any]:
     return fig.to_dict() if isinstance(fig, go.Figure) else dict(fig)
 
 
-def figure_html(fig: go.Figure | Mapping[str, Any], div_id: str | None = None) -> str:
-    """The figure as an HTML ``<div>`` + ``<script>`` that draws it with the page's ``window.Plotly``.
+FIGURE_MIME = "application/vnd.llmcourse.figure+json"
+"""``type`` of the ``<script>`` that holds a figure's JSON in its HTML; the site's ``figures.js``
+draws every such figure, loading ``plotly.min.js`` only on pages that have one."""
 
-    The div id defaults to ``"llmc-"`` + a hash of the figure, so the same figure gives the same
-    bytes on every run (notebook outputs compare equal when re-executed).
+_DEFAULT_HEIGHT = 450  # plotly's own default height, in px
+
+
+def figure_html(fig: go.Figure | Mapping[str, Any], div_id: str | None = None) -> str:
+    """The figure as an empty ``<div>`` followed by a JSON ``<script>`` that the site draws.
+
+    The script is data (type :data:`FIGURE_MIME`), not code: the site's ``figures.js`` loads
+    plotly.js without blocking the page and draws each figure into its div, which keeps the
+    figure's height meanwhile so that nothing moves when it appears. The div id defaults to
+    ``"llmc-"`` + a hash of the figure, so the same figure gives the same bytes on every run
+    (notebook outputs compare equal when re-executed).
     """
     fig_dict = _as_dict(fig)
     if div_id is None:
         div_id = "llmc-" + hashlib.sha256(_figure_json(fig_dict).encode()).hexdigest()[:16]
-    return pio.to_html(
-        fig_dict,
-        config=_CONFIG,
-        include_plotlyjs=False,
-        include_mathjax=False,
-        full_html=False,
-        div_id=div_id,
-        validate=False,
-        default_width="100%",
+    layout = fig_dict.get("layout", {})
+    height = layout.get("height") or _DEFAULT_HEIGHT
+    spec = {"data": fig_dict.get("data", []), "layout": layout, "config": _CONFIG}
+    # "<", ">" and "&" as JSON escapes, so that no text of the figure can close the script
+    payload = (
+        json.dumps(spec, cls=PlotlyJSONEncoder, separators=(",", ":"))
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+    return (
+        f'<div id="{div_id}" class="plotly-graph-div llmc-figure" '
+        f'style="height:{int(height)}px; width:100%;"></div>'
+        f'<script type="{FIGURE_MIME}" data-target="{div_id}">{payload}</script>'
     )
 
 
 class BookRenderer(MimetypeRenderer):
-    """Plotly renderer for the book: ``text/html`` without plotly.js + the plotly mimetype.
-
-    The HTML needs ``window.Plotly`` (the site loads ``plotly.min.js`` once per page). A figure
+    """Plotly renderer for the book: ``text/html`` for the site (:func:`figure_html`) + the
+    plotly mimetype for JupyterLab. A figure
     shown twice gets ``-2``, ``-3``... appended to its id so that ids stay unique on a page.
     """
 
@@ -85,10 +102,12 @@ class BookRenderer(MimetypeRenderer):
 
 
 def setup() -> str:
-    """Register the book renderer and make it plotly's default; return the renderer's name.
+    """Make the course's theme plotly's default template and the book renderer its default
+    renderer; return the renderer's name.
 
-    Inside Google Colab the default becomes plotly's ``"colab"`` renderer.
+    Inside Google Colab the default renderer becomes plotly's ``"colab"``.
     """
+    theme.register(default=True)
     pio.renderers[RENDERER] = BookRenderer()
     name = "colab" if "google.colab" in sys.modules else RENDERER
     pio.renderers.default = name
