@@ -5,8 +5,12 @@ and no output may be an error, except in cells tagged ``raises-exception`` (a ch
 a bad input and its error), which must hold one. An exercise's solution cell is tagged
 ``hide-cell`` (the site hides its code and output behind one toggle) and marked collapsed for
 JupyterLab (``jupyter.source_hidden`` and ``outputs_hidden``); ``hide-input`` and
-``hide-output``, which leave half of a solution on screen, are refused. ``make site`` runs this
-first, so a cell that raised fails the build. Usage:
+``hide-output``, which leave half of a solution on screen, are refused. A cell whose output holds an
+ipywidget control (a text box, a slider: anything but boxes, labels, HTML, progress bars and
+output areas, looked up in the widget state the notebook stores) is tagged ``remove-output``:
+its Python callback needs a kernel, so on the static site it would be a dead control; the site
+shows the cell's code and the chapter says where to run it. ``make site`` runs this first, so a cell that raised fails the
+build. Usage:
 ``python scripts/check_notebooks.py book/*.ipynb``.
 """
 
@@ -16,9 +20,32 @@ import sys
 
 import nbformat
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+HIDDEN_ON_SITE = {"remove-output", "remove-cell"}
+# widgets that only show something: the static site draws them from the stored state
+DISPLAY_ONLY = {
+    f"{name}Model"
+    for name in ("Box", "HBox", "VBox", "GridBox", "Label", "HTML", "HTMLMath", "Image")
+    + ("FloatProgress", "IntProgress", "Output")
+}
+
+
+def controls(model_id: str, state: dict) -> list[str]:
+    """Model names of the controls in the widget ``model_id`` and its children (a widget
+    without stored state counts as one: nothing shows what it is)."""
+    model = state.get(model_id)
+    if model is None:
+        return [f"widget {model_id} (no stored state)"]
+    found = [] if model["model_name"] in DISPLAY_ONLY else [model["model_name"]]
+    for child in model.get("state", {}).get("children", []):
+        found += controls(str(child).removeprefix("IPY_MODEL_"), state)
+    return found
+
 
 def problems(path: str) -> list[str]:
     nb = nbformat.read(path, as_version=4)
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     found = []
     expected = 1
     for index, cell in enumerate(nb.cells):
@@ -35,6 +62,17 @@ def problems(path: str) -> list[str]:
             found.append(
                 f"{where}: tagged hide-cell but not collapsed in JupyterLab"
                 " (metadata jupyter.source_hidden and outputs_hidden)"
+            )
+        views = [
+            o["data"][WIDGET_VIEW]
+            for o in cell.get("outputs", [])
+            if WIDGET_VIEW in o.get("data", {})
+        ]
+        live = [name for view in views for name in controls(view["model_id"], state)]
+        if live and not HIDDEN_ON_SITE & set(tags):
+            found.append(
+                f"{where}: shows {', '.join(live)}, a control that is dead on the static site"
+                " (its callback needs a kernel); tag the cell remove-output and say where to run it"
             )
         if cell.execution_count != expected:
             found.append(

@@ -2,6 +2,12 @@
 
 Usage: ``python scripts/run_notebooks.py book/01-tokenizing.ipynb …``. Runs each in the
 current Python environment (the pinned one), from the book/ folder, and prints its wall time.
+
+A live widget's cell (tagged ``remove-output``: the static site does not show it) keeps no stored
+output: without its kernel JupyterLab could only print "model not found" in its place, and a
+learner sees the widget when they run the cell. The notebook's widget state keeps only the
+widgets that stored outputs still show (a progress bar), so a page without one does not load the
+site's widget manager.
 """
 
 from __future__ import annotations
@@ -12,6 +18,51 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _views(cell) -> list[str]:
+    """Model ids of the widgets that a code cell's outputs show."""
+    return [
+        o["data"][WIDGET_VIEW]["model_id"]
+        for o in cell.get("outputs", [])
+        if WIDGET_VIEW in o.get("data", {})
+    ]
+
+
+def _references(value) -> list[str]:
+    """Model ids that a widget's state refers to (``"IPY_MODEL_<id>"`` anywhere inside)."""
+    if isinstance(value, str):
+        return [value.removeprefix("IPY_MODEL_")] if value.startswith("IPY_MODEL_") else []
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [ref for item in value for ref in _references(item)]
+    return []
+
+
+def drop_hidden_widgets(nb) -> None:
+    """Empty the outputs of live-widget cells hidden on the site and keep only the widget state
+    that the remaining outputs show (all of it gone when none does)."""
+    for cell in nb.cells:
+        hidden = "remove-output" in cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and hidden and _views(cell):
+            cell.outputs = []
+    widgets = nb.metadata.get("widgets", {})
+    state = widgets.get(WIDGET_STATE, {}).get("state", {})
+    todo = [model_id for cell in nb.cells if cell.cell_type == "code" for model_id in _views(cell)]
+    kept = set()
+    while todo:
+        model_id = todo.pop()
+        if model_id in state and model_id not in kept:
+            kept.add(model_id)
+            todo += _references(state[model_id].get("state", {}))
+    if kept:
+        widgets[WIDGET_STATE]["state"] = {k: v for k, v in state.items() if k in kept}
+    else:
+        nb.metadata.pop("widgets", None)
 
 
 def run(path: Path) -> float:
@@ -28,6 +79,7 @@ def run(path: Path) -> float:
         record_timing=False,  # no timestamps in the committed notebooks
     ).execute()
     seconds = time.perf_counter() - start
+    drop_hidden_widgets(nb)
     nbformat.write(nb, path)
     return seconds
 

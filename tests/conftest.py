@@ -25,3 +25,8 @@ def check_notebooks() -> ModuleType:
 @pytest.fixture(scope="session")
 def run_nbval() -> ModuleType:
     return _script("run_nbval")
+
+
+@pytest.fixture(scope="session")
+def run_notebooks() -> ModuleType:
+    return _script("run_notebooks")

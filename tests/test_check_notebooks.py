@@ -58,3 +58,47 @@ def test_a_solution_hides_its_code_and_output_together(tmp_path, check_notebooks
     path = write(tmp_path, [cell("1", 1, [], ["hide-input"])])
     half = "tagged hide-input, which shows half a solution; use hide-cell"
     assert check_notebooks.problems(path) == [f"{path}, cell 1: {half}"]
+
+
+def widget_view(model_id):
+    data = {
+        "text/plain": "VBox()",
+        "application/vnd.jupyter.widget-view+json": {"model_id": model_id},
+    }
+    return new_output("execute_result", data=data, execution_count=1)
+
+
+def write_with_widgets(tmp_path, cells, state) -> str:
+    path = write(tmp_path, cells)
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state}}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_widget_control_is_hidden_on_the_site(tmp_path, check_notebooks):
+    state = {
+        "box": {
+            "model_name": "VBoxModel",
+            "state": {"children": ["IPY_MODEL_text", "IPY_MODEL_out"]},
+        },
+        "text": {"model_name": "TextareaModel", "state": {}},
+        "out": {"model_name": "OutputModel", "state": {}},
+        "bar": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_progress"]}},
+        "progress": {"model_name": "FloatProgressModel", "state": {}},
+    }
+    live = cell("widgets.VBox(...)", 1, [widget_view("box")], ["nbval-ignore-output"])
+    path = write_with_widgets(tmp_path, [live], state)
+    dead = (
+        "shows TextareaModel, a control that is dead on the static site"
+        " (its callback needs a kernel); tag the cell remove-output and say where to run it"
+    )
+    assert check_notebooks.problems(path) == [f"{path}, cell 1: {dead}"]
+    live.metadata["tags"].append("remove-output")
+    assert check_notebooks.problems(write_with_widgets(tmp_path, [live], state)) == []
+    # a progress bar only shows something: the site draws it from the stored state
+    progress = cell("train(...)", 1, [widget_view("bar")])
+    assert check_notebooks.problems(write_with_widgets(tmp_path, [progress], state)) == []
+    # without stored state nothing shows what a widget is: it counts as a control
+    found = check_notebooks.problems(write_with_widgets(tmp_path, [progress], {}))
+    assert len(found) == 1 and "shows widget bar (no stored state), a control" in found[0]
