@@ -4,7 +4,10 @@
 - MathJax 3 (es5/ build) from its npm tarball,
 - the ipywidgets HTML manager (embed.js and its fonts) from its npm tarball,
 - the course's own small files in scripts/site/ (figures.js, which draws the figures and loads
-  plotly.min.js only on pages that have one; a MathJax 2 shim for the widgets; the favicon).
+  plotly.min.js only on pages that have one; search-math.js for the search page; the favicon).
+  Not the build's own helpers there, which the site does not serve: the Sphinx extensions
+  (``*.py``) and the Node.js program that typesets the math at build time (``*.cjs``, run on
+  the MathJax copied here).
 
 The tarballs come through llmcourse.assets (checked and cached). vendor/ is git-ignored and
 served as the site's static folder (``html_static_path`` in _config.yml).
@@ -44,14 +47,28 @@ def extract(tarball: Path, prefix: str, dest: Path, skip_suffixes: tuple[str, ..
     return count
 
 
+# scripts/site/ files that the build runs and the site does not serve
+BUILD_ONLY_SUFFIXES = (".py", ".cjs")
+
+
+def copy_site_files(src: Path, dest: Path) -> list[str]:
+    """Copy the files of ``src`` that the site serves into ``dest`` (not ``BUILD_ONLY_SUFFIXES``
+    nor folders such as ``__pycache__``); return their names."""
+    names = []
+    for own in sorted(src.iterdir()):
+        if own.is_file() and not own.name.endswith(BUILD_ONLY_SUFFIXES):
+            shutil.copyfile(own, dest / own.name)
+            names.append(own.name)
+    return names
+
+
 def main() -> int:
     tmp = VENDOR.with_name("vendor.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     shutil.copyfile(plotly_js, tmp / "plotly.min.js")
-    for own in (ROOT / "scripts" / "site").iterdir():
-        shutil.copyfile(own, tmp / own.name)
+    copy_site_files(ROOT / "scripts" / "site", tmp)
     n_mj = extract(assets.fetch("mathjax.tgz"), "package/es5/", tmp / "mathjax")
     n_wm = extract(
         assets.fetch("html-manager.tgz"),
