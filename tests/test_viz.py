@@ -144,7 +144,9 @@ def test_setup_makes_the_course_theme_plotlys_default(restore_renderer):
     assert pio.templates.default == viz.THEME
     layout = go.Figure(go.Bar(x=[1], y=[2])).to_dict()["layout"]["template"]["layout"]
     assert layout["title"]["x"] == 0 and layout["title"]["xanchor"] == "left"
-    assert layout["title"]["automargin"] is True and layout["title"]["pad"]["t"] >= 28
+    # under the toolbar, with the top margin, not plotly's automargin, keeping it off the plot
+    assert layout["title"]["automargin"] is False and layout["title"]["pad"]["t"] >= 28
+    assert layout["margin"]["t"] >= layout["title"]["pad"]["t"] + viz.theme.TITLE_LINE_PX
     assert layout["legend"]["orientation"] == "h"
     assert layout["colorway"] == viz.theme.COLORWAY
 

@@ -4,7 +4,8 @@ Every figure carries its own controls (hover, dropdowns, sliders over precompute
 stays interactive on the static site, where no kernel runs; in a live kernel, ipywidgets wrap the
 same figures. Call :func:`setup` once per notebook.
 
-- ``render``: the book's plotly renderer (``setup``, ``figure_html``).
+- ``render``: the book's plotly renderer (``setup``, ``figure_html``) and ``fit_header``, which
+  lays out a figure's title, subplot titles and controls above its plot for every screen.
 - ``theme``: the course's one plotly template (``THEME``), made the default by ``setup``.
 - ``tokens``: chapter 1's token figures (``token_explorer``, ``bpe_merge_stepper``,
   ``token_count_bars``, ``live_tokenizer``).
@@ -45,7 +46,14 @@ from llmcourse.viz.gpt import activation_plot, gradient_bars, model_size_bars
 from llmcourse.viz.instruct import exact_match_bars
 from llmcourse.viz.lora import finetune_comparison, lora_share_plot, singular_value_plot
 from llmcourse.viz.pretrain import live_loss_plot, loss_curves, lr_schedule, sampling_explorer
-from llmcourse.viz.render import RENDERER, BookRenderer, figure_html, live_figure, setup
+from llmcourse.viz.render import (
+    RENDERER,
+    BookRenderer,
+    figure_html,
+    fit_header,
+    live_figure,
+    setup,
+)
 from llmcourse.viz.theme import THEME
 from llmcourse.viz.tokens import (
     PALETTE,
@@ -74,6 +82,7 @@ __all__ = [
     "exact_match_bars",
     "figure_html",
     "finetune_comparison",
+    "fit_header",
     "gradient_bars",
     "live_attention",
     "live_figure",

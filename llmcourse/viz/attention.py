@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from llmcourse.viz.render import live_figure, visibility_slider
+from llmcourse.viz.render import fit_header, live_figure, visibility_slider
 from llmcourse.viz.tokens import _escape, show_piece
 
 _DECIMALS = 3  # weights in the figures are rounded: the stored HTML must not depend on float noise
@@ -142,12 +142,12 @@ def attention_explorer(
     size = max(320, min(640, 24 * n + 120))
     fig.update_layout(
         title={"text": titles[0]},
-        height=size + 120,
-        margin={"l": 110, "r": 20, "t": 60, "b": 140},
+        height=size + 90,
+        margin={"l": 110, "r": 20, "t": 40, "b": 40},
         plot_bgcolor="white",
-        sliders=[visibility_slider(labels, titles, "layer·head: ", 60)],
+        sliders=[visibility_slider(labels, titles, "layer·head: ")],
     )
-    return fig
+    return fit_header(fig)
 
 
 def live_attention(
@@ -267,9 +267,9 @@ def attention_step_view(
     size = max(320, min(560, 24 * n + 120))
     fig.update_layout(
         title={"text": titles[0]},
-        height=size + 120,
-        margin={"l": 110, "r": 20, "t": 60, "b": 140},
+        height=size + 90,
+        margin={"l": 110, "r": 20, "t": 40, "b": 40},
         plot_bgcolor="white",
-        sliders=[visibility_slider([p[0] for p in panels], titles, "step: ", 60)],
+        sliders=[visibility_slider([p[0] for p in panels], titles, "step: ")],
     )
-    return fig
+    return fit_header(fig)

@@ -10,7 +10,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from llmcourse.viz.render import percent_bars, round_sig
+from llmcourse.viz.render import fit_header, percent_bars, round_sig
 
 
 def classifier_curves(history: Any, title: str | None = None) -> go.Figure:
@@ -44,10 +44,8 @@ def classifier_curves(history: Any, title: str | None = None) -> go.Figure:
             )
     fig.update_xaxes(title_text="examples seen")
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_layout(
-        title={"text": title} if title else None, height=360, margin={"t": 70 if title else 40}
-    )
-    return fig
+    fig.update_layout(title={"text": title} if title else None, height=360, margin={"t": 40})
+    return fit_header(fig)  # room for the panel titles under the title
 
 
 def accuracy_bars(
@@ -94,12 +92,11 @@ def confusion_matrix(
     )
     fig.update_layout(
         title={"text": title} if title else None,
-        height=340,
-        width=460,
+        height=340,  # no fixed width: the figure takes its cell's width, a phone's too
         yaxis={"autorange": "reversed"},
-        margin={"t": 60 if title else 30},
+        margin={"t": 30},
     )
-    return fig
+    return fit_header(fig)
 
 
 def position_explorer(
@@ -162,12 +159,12 @@ def position_explorer(
     first = buttons[0]["args"][1]["title.text"]
     fig.update_layout(
         title={"text": first},
-        height=420,
+        height=380,
         showlegend=False,
         xaxis_title="position (token number)",
         yaxis={"range": [-0.02, 1.02], "title": "P(spam)"},
-        updatemenus=[{"buttons": buttons, "x": 1, "xanchor": "right", "y": 1.18, "active": 0}],
-        margin={"t": 100},
+        updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0}],
+        margin={"t": 40},
     )
     fig.add_hline(y=0.5, line_dash="dot", line_color="gray")
-    return fig
+    return fit_header(fig)

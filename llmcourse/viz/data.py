@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from llmcourse.data import count_windows
+from llmcourse.viz.render import fit_header
 from llmcourse.viz.tokens import (
     _MONO,
     _PAD,
@@ -258,6 +259,9 @@ def sliding_window_explorer(
     total = sum(groups)
     slider_steps = []
     first = 0
+    _, heading, first_notes, first_y = steps[0]
+    _box_layout(fig, first_y, line_width, f"{title}<br><sup>{heading}</sup>" if title else heading)
+    top = fig.layout.margin.t  # the title's lines and pads, as the box layout reserved them
     for (label, heading, notes, y), size in zip(steps, groups):
         visible = [first <= j < first + size for j in range(total)]
         first += size
@@ -265,27 +269,23 @@ def sliding_window_explorer(
         layout = {
             "title.text": text,
             "annotations": notes,
-            "height": int(110 + 120 + 30 * y),
+            "height": int(top + 20 + 30 * y),
             "yaxis.range": [y - 0.3, -0.6],
         }
         slider_steps.append(
             {"method": "update", "label": label, "args": [{"visible": visible}, layout]}
         )
-    label, heading, notes, y = steps[0]
-    _box_layout(fig, y, line_width, f"{title}<br><sup>{heading}</sup>" if title else heading)
     fig.update_layout(
-        annotations=notes,
+        annotations=first_notes,
         height=slider_steps[0]["args"][1]["height"],
-        margin={"l": 10, "r": 10, "t": 80, "b": 110},
         sliders=[
             {
                 "active": 0,
                 "steps": slider_steps,
-                "pad": {"t": 10},
                 "currentvalue": {"prefix": "max_length / stride = "},
             }
         ],
     )
     fig.update_xaxes(range=[-_GUTTER, line_width])
-    fig.update_yaxes(range=[y - 0.3, -0.6])
-    return fig
+    fig.update_yaxes(range=[first_y - 0.3, -0.6])
+    return fit_header(fig)

@@ -14,6 +14,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from llmcourse.embeddings import cosine_similarity, pca
+from llmcourse.viz.render import fit_header
 from llmcourse.viz.tokens import _escape
 
 GROUP_COLORS: tuple[str, ...] = (
@@ -29,20 +30,6 @@ GROUP_COLORS: tuple[str, ...] = (
     "#7f7f7f",
 )
 """Colours of the token groups, in order of first appearance."""
-
-
-def _menu(buttons: list[dict], y: float = 1.18) -> dict:
-    """A dropdown at the top right, clear of the (left-aligned) title."""
-    return {
-        "buttons": buttons,
-        "direction": "down",
-        "active": 0,
-        "showactive": True,
-        "x": 1.0,
-        "xanchor": "right",
-        "y": y,
-        "yanchor": "bottom",
-    }
 
 
 # ----------------------------------------------------------------------------- projection
@@ -150,10 +137,10 @@ def embedding_explorer(
         )
     fig.update_layout(
         title={"text": buttons[0]["args"][1]["title.text"]},
-        height=620 if dims == 2 else 680,
-        margin={"l": 60, "r": 20, "t": 90, "b": 50},
+        height=580 if dims == 2 else 640,
+        margin={"l": 60, "r": 20, "t": 40, "b": 50},
         legend_title_text="group",
-        updatemenus=[_menu(buttons, y=1.04)],
+        updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0}],
         plot_bgcolor="white",
     )
     first = buttons[0]["args"][1]
@@ -161,10 +148,12 @@ def embedding_explorer(
         fig.update_xaxes(title_text=first["xaxis.title.text"], zeroline=True, gridcolor="#eee")
         fig.update_yaxes(title_text=first["yaxis.title.text"], zeroline=True, gridcolor="#eee")
     else:
-        fig.update_layout(
-            scene={f"{a}axis": {"title": {"text": axis_titles[0][j]}} for j, a in enumerate("xyz")}
-        )
-    return fig
+        scene = {f"{a}axis": {"title": {"text": axis_titles[0][j]}} for j, a in enumerate("xyz")}
+        # a little farther than plotly's default eye (1.25 on each axis): the axis titles stay
+        # inside the scene, a phone's too
+        scene["camera"] = {"eye": {"x": 1.5, "y": 1.5, "z": 1.15}}
+        fig.update_layout(scene=scene)
+    return fit_header(fig)
 
 
 # ----------------------------------------------------------------------------- neighbours
@@ -232,9 +221,10 @@ def neighbour_bars(
     k = max(len(table[v][q]) for v in views for q in queries)
     fig.update_layout(
         title={"text": buttons[0]["args"][1]["title.text"]},
-        height=max(300, 140 + 28 * k),
-        margin={"l": 90, "r": 20, "t": 100, "b": 50},
-        updatemenus=[_menu(buttons, y=1.12)],
+        height=max(260, 150 + 28 * k),
+        margin={"l": 90, "r": 20, "t": 40, "b": 50},
+        # one query (a word typed in the live box) needs no menu: fit_header drops it
+        updatemenus=[{"type": "dropdown", "buttons": buttons, "active": 0}],
         plot_bgcolor="white",
     )
     fig.update_xaxes(
@@ -242,7 +232,7 @@ def neighbour_bars(
     )
     fig.update_yaxes(autorange="reversed", tickmode="array")
     fig.update_layout(**{key.replace(".", "_"): value for key, value in ticks[0].items()})
-    return fig
+    return fit_header(fig)
 
 
 # ----------------------------------------------------------------------------- positions
@@ -280,13 +270,13 @@ def position_similarity(tables: Mapping[str, torch.Tensor], title: str | None = 
             "colorbar": {"title": {"text": "cosine"}},
         },
         height=460,
-        margin={"l": 50, "r": 20, "t": 90 if title else 50, "b": 50},
+        margin={"l": 50, "r": 20, "t": 50, "b": 50},
     )
     for i, name in enumerate(names):
         n = len(tables[name])
         fig.update_xaxes(title_text="position", range=[-0.5, n - 0.5], row=1, col=i + 1)
         fig.update_yaxes(title_text="position", range=[n - 0.5, -0.5], row=1, col=i + 1)
-    return fig
+    return fit_header(fig)  # room for the subplot titles under the title
 
 
 # ----------------------------------------------------------------------------- live widget

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 import plotly.graph_objects as go
 import torch
 
-from llmcourse.viz.render import round_sig
+from llmcourse.viz.render import fit_header, round_sig
 
 
 def activation_plot(
@@ -53,18 +53,14 @@ def activation_plot(
     slopes = [i % 2 == 1 for i in range(2 * n)]
     fig.update_layout(
         title={"text": title} if title else None,
-        height=420,
+        height=400,
         xaxis_title="x",
         yaxis_title="f(x)",
         hovermode="x unified",
-        margin={"l": 60, "r": 20, "t": 80 if title else 50, "b": 50},
+        margin={"l": 60, "r": 20, "t": 40, "b": 50},
         updatemenus=[
             {
                 "type": "buttons",
-                "direction": "right",
-                "x": 0.0,
-                "y": 1.12,
-                "xanchor": "left",
                 "buttons": [
                     {
                         "label": "f(x)",
@@ -80,7 +76,7 @@ def activation_plot(
             }
         ],
     )
-    return fig
+    return fit_header(fig)
 
 
 def gradient_bars(
@@ -119,9 +115,9 @@ def gradient_bars(
         yaxis_type="log" if log else "linear",
         yaxis_exponentformat="power",
         yaxis_title="mean |gradient|",
-        margin={"l": 70, "r": 20, "t": 60 if title else 30, "b": 50},
+        margin={"l": 70, "r": 20, "t": 30, "b": 50},
     )
-    return fig
+    return fit_header(fig)
 
 
 def model_size_bars(
@@ -166,7 +162,6 @@ def model_size_bars(
         height=440,
         yaxis_type="log",
         yaxis_title="parameters (millions)",
-        legend={"orientation": "h", "y": -0.15},
-        margin={"l": 70, "r": 20, "t": 60 if title else 30, "b": 80},
+        margin={"l": 70, "r": 20, "t": 30, "b": 50},
     )
-    return fig
+    return fit_header(fig)

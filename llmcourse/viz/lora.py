@@ -3,12 +3,13 @@ fine-tuning methods, and the singular values of a full fine-tune's weight update
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from llmcourse.viz.render import round_sig
+from llmcourse.viz.render import fit_header, round_sig
 
 
 def lora_share_plot(
@@ -86,7 +87,7 @@ def finetune_comparison(rows: Sequence[Mapping[str, float | str]]) -> go.Figure:
         )
     fig.update_yaxes(type="log", row=1, col=2)
     fig.update_layout(height=360, margin={"t": 40})
-    return fig
+    return fit_header(fig)  # room for the panel titles above the panels
 
 
 def singular_value_plot(
@@ -95,10 +96,15 @@ def singular_value_plot(
     """Cumulative share of an update's squared singular values (its "energy") against how many
     directions are kept: a curve that rises fast means a low-rank update captures most of it.
 
-    ``values[name]`` are one matrix's singular values, largest first.
+    ``values[name]`` are one matrix's singular values, largest first. The x axis is logarithmic
+    and spans the data, 1 to the largest number of directions; ``rank_marks`` draw a dotted
+    line at those ranks.
     """
     if not values:
         raise ValueError("singular_value_plot needs at least one matrix")
+    if not all(len(sv) for sv in values.values()):
+        raise ValueError("singular_value_plot needs at least one singular value per matrix")
+    most = max(len(sv) for sv in values.values())
     fig = go.Figure()
     for name, sv in values.items():
         energy = [float(s) ** 2 for s in sv]
@@ -116,11 +122,29 @@ def singular_value_plot(
                 hovertemplate="%{x} directions: %{y:.1f}% of the update<extra>" + name + "</extra>",
             )
         )
+    # on a log axis plotly reads a shape's x as data but an annotation's x (and the range) in
+    # log10 units: add_vline's annotation at x=8 would stand at 1e8 and stretch the axis there
     for r in rank_marks:
-        fig.add_vline(x=r, line_dash="dot", line_color="grey", annotation_text=f"r = {r}")
+        fig.add_vline(x=r, line_dash="dot", line_color="grey")
+        fig.add_annotation(
+            x=math.log10(r),
+            xref="x",
+            y=0,
+            yref="paper",
+            text=f"r = {r}",
+            showarrow=False,
+            xanchor="left",
+            yanchor="bottom",
+            xshift=4,
+        )
     fig.update_layout(
         height=380,
-        xaxis={"title": "directions kept (rank)", "type": "log"},
+        xaxis={
+            "title": "directions kept (rank)",
+            "type": "log",
+            "range": [0, math.log10(max(most, 2))],
+            "tickvals": [2**k for k in range(int(math.log2(most)) + 1)],
+        },
         yaxis={"title": "share of the update's energy (%)", "range": [0, 101]},
         margin={"t": 30},
     )

@@ -11,7 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 import torch
 
-from llmcourse.viz.render import round_sig, visibility_slider
+from llmcourse.viz.render import fit_header, round_sig, visibility_slider
 
 
 def _history_dict(history: Any) -> Mapping[str, Sequence[float]]:
@@ -50,18 +50,29 @@ def loss_curves(
         xaxis_title="tokens seen",
         yaxis_title="loss (cross-entropy, nats)",
         hovermode="x unified",
-        margin={"t": 60 if title else 30},
+        margin={"t": 30},
     )
+    fit_header(fig)
     if epoch_tokens:
         last = x[-1] if x else 0
         epochs = int(last // epoch_tokens)
-        every = max(1, math.ceil(epochs / 6))  # at most about 7 ticks
+        every = max(1, math.ceil(epochs / 4))  # at most 5 ticks
         marks = range(0, epochs + 1, every)
+        # short labels, kept level: 5 of them fit side by side on a phone
         fig.update_xaxes(
             tickvals=[e * epoch_tokens for e in marks],
-            ticktext=[f"{e * epoch_tokens:,}<br>epoch {e}" for e in marks],
+            ticktext=[f"{_short(e * epoch_tokens)}<br>epoch {e}" for e in marks],
+            tickangle=0,
         )
     return fig
+
+
+def _short(n: int) -> str:
+    """A token count in 3 significant digits: 950, 35.6k, 1.06M."""
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n:g}"
 
 
 def live_loss_plot(
@@ -104,9 +115,9 @@ def lr_schedule(
         height=300,
         xaxis_title="step",
         yaxis_title="learning rate",
-        margin={"t": 60 if title else 30},
+        margin={"t": 30},
     )
-    return fig
+    return fit_header(fig)
 
 
 def sampling_explorer(
@@ -162,28 +173,28 @@ def sampling_explorer(
         )
     fig.update_layout(
         title={"text": titles[0]},
-        height=460,
+        height=420,
         yaxis_title="probability of the next token",
         yaxis_range=[0, 1],
         xaxis_tickangle=-45,
         showlegend=False,
-        sliders=[
-            visibility_slider([f"{t}" for t in temperatures], titles, "temperature: ", pad_top=110)
-        ],
-        margin={"t": 70, "b": 40},
+        sliders=[visibility_slider([f"{t}" for t in temperatures], titles, "temperature: ")],
+        margin={"t": 40, "b": 40},
     )
     start = list(temperatures).index(1.0) if 1.0 in temperatures else 0
     for k, trace in enumerate(fig.data):
         trace.visible = k == start
     fig.layout.sliders[0].active = start
     fig.layout.title.text = titles[start]
+    # inside the plot's top right corner, over the least likely tokens' short bars
     fig.add_annotation(
         text=f"dark: kept by top-k = {top_k}",
         xref="paper",
         yref="paper",
         x=1,
-        y=1.02,
+        y=1,
         showarrow=False,
         xanchor="right",
+        yanchor="top",
     )
-    return fig
+    return fit_header(fig)

@@ -136,11 +136,10 @@ def live_figure(box: Any, draw: Callable[[str], go.Figure | None], label: str) -
     return widgets.VBox([box, out])
 
 
-def visibility_slider(
-    labels: Sequence[str], titles: Sequence[str], prefix: str, pad_top: int
-) -> dict[str, Any]:
+def visibility_slider(labels: Sequence[str], titles: Sequence[str], prefix: str) -> dict[str, Any]:
     """A plotly slider whose step ``k`` shows only trace ``k`` and sets the title to
-    ``titles[k]``: interactive on a static page, since every trace is precomputed."""
+    ``titles[k]``: interactive on a static page, since every trace is precomputed. Placed by
+    :func:`fit_header`."""
     n = len(labels)
     steps = [
         {
@@ -150,7 +149,122 @@ def visibility_slider(
         }
         for k in range(n)
     ]
-    return {"active": 0, "steps": steps, "pad": {"t": pad_top}, "currentvalue": {"prefix": prefix}}
+    return {"active": 0, "steps": steps, "currentvalue": {"prefix": prefix}}
+
+
+def phone_variant(fig: go.Figure, phone: go.Figure) -> go.Figure:
+    """Let ``fig`` carry ``phone``, the same figure laid out for a phone's width, in
+    ``layout.meta.phone`` (its data and layout); the site's ``figures.js`` draws that one on a
+    phone, JupyterLab ignores it. Returns ``fig``."""
+    spec = phone.to_plotly_json()
+    spec["layout"].pop("template", None)  # the figure's own template serves both
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    fig.layout.meta = {**meta, "phone": {"data": spec["data"], "layout": spec["layout"]}}
+    return fig
+
+
+# ----------------------------------------------------------------------------- the header
+MENU_ROW_PX = 44
+"""Room for a row of buttons or a dropdown's header (33 px high) above the plot."""
+SLIDER_ROW_PX = 98
+"""Room for a slider above the plot: its current value, its rail and its step labels."""
+NOTE_ROW_PX = 28
+"""Room for subplot titles (annotations standing on the top edge of the plots)."""
+DROPDOWN_ENTRY_PX = 35
+"""Height of one entry of an open dropdown (33 px and a gap); the list opens down over the plot."""
+
+
+def _text(title: Any) -> str | None:
+    if title is None or isinstance(title, str):
+        return title
+    return title.get("text") if isinstance(title, Mapping) else getattr(title, "text", None)
+
+
+def title_lines(layout: Mapping[str, Any]) -> int:
+    """Lines of the longest title a figure shows (``layout`` as a dict): its own, or one that an
+    entry of its menus or sliders sets; 0 without a title."""
+    texts = [_text(layout.get("title"))]
+    for control in [*layout.get("updatemenus", []), *layout.get("sliders", [])]:
+        for entry in control.get("buttons", control.get("steps", [])):
+            for arg in entry.get("args", [])[1:2]:
+                if isinstance(arg, Mapping):
+                    texts += [arg.get("title.text"), _text(arg.get("title"))]
+    return max((t.lower().count("<br") + 1 for t in texts if t), default=0)
+
+
+def _on_top_edge(note: Mapping[str, Any]) -> bool:
+    """Whether an annotation stands on the top edge of a plot, like a subplot title."""
+    yref = str(note.get("yref", ""))
+    paper = yref == "paper" or yref.endswith("domain")
+    return paper and note.get("yanchor") == "bottom" and float(note.get("y", 0)) >= 1
+
+
+def header_height(lines: int, notes: bool = False, rows: int = 0) -> int:
+    """The top margin for a title of ``lines`` lines (0: none), a row of subplot titles
+    (``notes``) and ``rows`` px of controls: the title hangs ``TITLE_PAD_TOP`` px down from the
+    figure's top edge, clear of the toolbar, and the rest stack under it."""
+    title = lines * theme.TITLE_LINE_PX + theme.TITLE_GAP if lines else 0
+    return theme.TITLE_PAD_TOP + title + (NOTE_ROW_PX if notes else 0) + rows
+
+
+def fit_header(fig: go.Figure) -> go.Figure:
+    """Lay out what stands above the plot — the title, subplot titles, menus and sliders — so
+    that it fits in the figure and nothing overlaps, in JupyterLab as on the site; return
+    ``fig``.
+
+    - A menu or slider with fewer than two entries is removed: choosing its only entry would
+      change nothing.
+    - Each menu or slider is placed at the left, on the plot's top edge (paper ``x=0``, ``y=1``,
+      anchored at its bottom; a second one above the first), over the subplot titles if any.
+    - The top margin is set to :func:`header_height`: the title's lines (the most that any
+      entry of a control sets), the subplot titles and the controls' rows.
+    - The figure grows by the controls' rows (``layout.height``, and any height an entry sets),
+      so the plot keeps the height it was given, and it is made tall enough for the entries of
+      an open dropdown, which open down over the plot.
+    """
+    layout = fig.layout
+    menus = [m.to_plotly_json() for m in layout.updatemenus if len(m.buttons) >= 2]
+    sliders = [s.to_plotly_json() for s in layout.sliders if len(s.steps) >= 2]
+    notes = any(_on_top_edge(a.to_plotly_json()) for a in layout.annotations)
+    offset = NOTE_ROW_PX if notes else 0  # the px under each control, down to the plot
+    tallest = 0  # the most px an open dropdown reaches below the plot's top edge
+    for menu in menus:
+        dropdown = menu.get("type", "dropdown") == "dropdown"
+        menu.update(
+            x=0,
+            xanchor="left",
+            y=1,
+            yanchor="bottom",
+            direction="down" if dropdown else "right",
+            showactive=True,
+            pad={"t": 0, "r": 0, "l": 0, "b": offset + 6},
+        )
+        if dropdown:
+            tallest = max(tallest, len(menu["buttons"]) * DROPDOWN_ENTRY_PX + 10 - offset)
+        offset += MENU_ROW_PX
+    for slider in sliders:
+        slider.update(
+            x=0, xanchor="left", len=1, y=1, yanchor="bottom", pad={"t": 0, "b": offset + 20}
+        )
+        slider["currentvalue"] = {"xanchor": "left", "offset": 6, **slider.get("currentvalue", {})}
+        offset += SLIDER_ROW_PX
+    rows = offset - (NOTE_ROW_PX if notes else 0)
+    for control in menus + sliders:
+        for entry in control.get("buttons", control.get("steps", [])):
+            for arg in entry.get("args", [])[1:2]:
+                if isinstance(arg, dict) and arg.get("height"):
+                    arg["height"] = int(arg["height"]) + rows
+    layout.updatemenus, layout.sliders = menus, sliders  # (update_layout keeps them on [])
+    lines = title_lines(layout.to_plotly_json())
+    if lines or offset:
+        layout.margin.t = header_height(lines, notes, rows)
+    if lines > 1:
+        layout.title.pad.t = theme.TITLE_PAD_TOP + theme.MULTILINE_SHIFT
+    if rows:
+        layout.height = (layout.height or _DEFAULT_HEIGHT) + rows
+    if tallest:
+        layout.height = max(layout.height, layout.margin.t + tallest)
+    return fig
 
 
 def percent_bars(
@@ -165,7 +279,10 @@ def percent_bars(
     """Grouped bars of shares in [0, 1]: ``results[group][category]``, one colour per group.
 
     The categories are the union of every group's keys, in the order first seen (a missing one
-    shows no bar). Chapter 7.1's accuracies and chapter 7.2's exact-match scores use it.
+    shows no bar). Every bar carries its value above it, all in one text size (plotly would
+    shrink each label to its own bar's width: ``constraintext="none"``); where the bars are too
+    narrow for that (on a phone), the site's ``figures.js`` writes the values upright. Chapter
+    7.1's accuracies and chapter 7.2's exact-match scores use it.
     """
     categories: list[str] = []
     for scores in results.values():
@@ -180,6 +297,10 @@ def percent_bars(
                 name=name,
                 text=["" if v is None else f"{v:.{text_digits}%}" for v in raw],
                 textposition="outside",
+                textangle=0,
+                textfont={"size": 11},
+                constraintext="none",
+                cliponaxis=False,
                 hovertemplate=f"{name}<br>%{{x}}: %{{y:.{hover_digits}%}}<extra></extra>",
             )
         )
@@ -188,6 +309,6 @@ def percent_bars(
         barmode="group",
         height=height,
         yaxis={"range": [0, y_max], "tickformat": ".0%", "title": y_title},
-        margin={"t": 60 if title else 30},
+        margin={"t": 30},
     )
-    return fig
+    return fit_header(fig)

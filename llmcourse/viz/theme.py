@@ -2,8 +2,17 @@
 
 :func:`llmcourse.viz.setup` makes it plotly's default, so the figures of ``llmcourse.viz`` and
 the ones a chapter draws itself with ``plotly.graph_objects`` look alike: white background,
-light grid, one font, titles on the left under the toolbar, legends in a row under the plot
-(on a phone a legend at the side would take a third of the width).
+light grid, one font, titles at the top left under the toolbar, legends in a row at the bottom of
+the figure (on a phone a legend at the side would take a third of the width).
+
+The title hangs from the figure's top edge, ``TITLE_PAD_TOP`` px down (clear of the toolbar in the
+top right corner), and the top margin is what keeps it clear of the plot: ``margin.t`` defaults to
+room for one line; :func:`llmcourse.viz.render.fit_header` sets it for a figure's title lines,
+subplot titles and controls, and the site's ``figures.js`` adds room for the lines it wraps on a
+phone. (Plotly's title ``automargin`` is off: it draws a title of several lines anchored at the
+top above the figure, and with the title on the plot's edge it loses its push on a redraw.) The
+legend stands on the figure's bottom edge (``yref="container"``), which adds its height to the
+bottom margin, so it never covers the x axis's tick labels or title.
 
 The template is small on purpose: every figure carries it in its stored output, so it holds
 only what the course's figures use (plotly's ``plotly_white`` carries defaults for 24 trace
@@ -21,6 +30,16 @@ THEME = "llmcourse"
 FONT = '-apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 COLORWAY = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d"]
 """Tableau-like colours that stay apart for colour-blind readers and in greyscale print."""
+
+TITLE_PAD_TOP = 32
+"""Pixels above the title: the toolbar (shown in the top right corner on hover) stays clear."""
+TITLE_LINE_PX = 20
+"""Height of one line of the title (15 px font)."""
+TITLE_GAP = 12
+"""Pixels between the title and what is under it (the plot, subplot titles or a control)."""
+MULTILINE_SHIFT = 11
+"""Pixels that plotly draws a title of several lines higher than one of a single line (its
+``pad.t`` grows by as much to keep it under the toolbar and inside the figure)."""
 
 _GRID = "#e6e9ef"
 _AXIS = {
@@ -46,21 +65,28 @@ def course_template() -> go.layout.Template:
         "yaxis": _AXIS,
         "colorscale": {"sequential": "Viridis", "diverging": "RdBu"},
         "coloraxis": {"colorbar": {"outlinewidth": 0, "ticks": ""}},
-        # the title starts at the left, 30 px down: clear of the toolbar in the top right
-        # corner; automargin makes room for it (and for a second line on a phone)
         "title": {
             "x": 0,
-            "xref": "paper",
+            "xref": "container",
             "xanchor": "left",
             "yref": "container",
             "y": 1,
             "yanchor": "top",
-            "pad": {"t": 30},
-            "automargin": True,
+            "pad": {"t": TITLE_PAD_TOP, "l": 10},
+            "automargin": False,
             "font": {"size": 15},
         },
-        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.18, "yanchor": "top"},
-        "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
+        # one row (or a few) against the figure's bottom edge: its height is added to the bottom
+        # margin, under the x axis's tick labels and title
+        "legend": {
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
+        },
+        "margin": {"l": 60, "r": 20, "t": TITLE_PAD_TOP + TITLE_LINE_PX + TITLE_GAP, "b": 50},
     }
     data = {
         "bar": [{"marker": {"line": {"color": "white", "width": 0.5}}}],

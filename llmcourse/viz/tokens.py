@@ -9,7 +9,13 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from llmcourse.viz.render import live_figure, visibility_slider
+from llmcourse.viz.render import (
+    fit_header,
+    header_height,
+    live_figure,
+    phone_variant,
+    visibility_slider,
+)
 
 PALETTE: tuple[str, ...] = (
     "#a6cee3",
@@ -103,7 +109,7 @@ def _boxes(
 
 
 def _box_layout(fig: go.Figure, n_lines: float, line_width: float, title: str | None) -> None:
-    top = 60 if title else 20
+    top = header_height(title.lower().count("<br") + 1) if title else 20
     fig.update_layout(
         title={"text": title} if title else None,
         barmode="overlay",
@@ -119,6 +125,10 @@ def _box_layout(fig: go.Figure, n_lines: float, line_width: float, title: str | 
     fig.update_yaxes(range=[n_lines - 0.5, -0.5], visible=False, fixedrange=True)
 
 
+PHONE_LINE_WIDTH = 36
+"""Characters of a line of token boxes on a phone: 13 px monospace text fits a 390 px screen."""
+
+
 def token_explorer(
     rows: Mapping[str, Sequence[tuple[str, int]]],
     title: str | None = None,
@@ -127,7 +137,9 @@ def token_explorer(
     """Tokens of one text under several tokenizers, as coloured boxes, one block per tokenizer.
 
     ``rows`` maps a tokenizer's name to the text as ``(piece, id)`` tokens. Boxes wrap at
-    ``line_width`` characters; hover shows the piece, its id and its index.
+    ``line_width`` characters; hover shows the piece, its id and its index. The figure also
+    carries the boxes wrapped at :data:`PHONE_LINE_WIDTH` characters (``layout.meta.phone``),
+    which the site draws on a phone, where the wide lines would shrink the text out of reach.
     """
     if not rows:
         raise ValueError(
@@ -135,6 +147,15 @@ def token_explorer(
         )
     if line_width < 8:
         raise ValueError(f"token_explorer needs line_width >= 8, got {line_width}")
+    fig = _token_blocks(rows, title, line_width)
+    if line_width > PHONE_LINE_WIDTH:
+        phone_variant(fig, _token_blocks(rows, title, PHONE_LINE_WIDTH))
+    return fig
+
+
+def _token_blocks(
+    rows: Mapping[str, Sequence[tuple[str, int]]], title: str | None, line_width: int
+) -> go.Figure:
     fig = go.Figure()
     y = 0.0
     for name, tokens in rows.items():
@@ -174,12 +195,22 @@ def bpe_merge_stepper(
     """A slider over BPE merges: ``steps[0]`` is ``("start", pieces)``, then ``(merge, pieces)``.
 
     Each step is a precomputed trace of boxes; the slider switches which one is visible and sets
-    the title to the merge and the number of tokens, so it works on a static page.
+    the title to the merge and the number of tokens, so it works on a static page. Like
+    :func:`token_explorer`, the figure carries its boxes wrapped for a phone as well.
     """
     if not steps:
         raise ValueError("bpe_merge_stepper needs steps: [('start', pieces), (merge, pieces), ...]")
     if line_width < 8:
         raise ValueError(f"bpe_merge_stepper needs line_width >= 8, got {line_width}")
+    fig = _merge_steps(steps, title, line_width)
+    if line_width > PHONE_LINE_WIDTH:
+        phone_variant(fig, _merge_steps(steps, title, PHONE_LINE_WIDTH))
+    return fig
+
+
+def _merge_steps(
+    steps: Sequence[tuple[str, Sequence[str]]], title: str | None, line_width: int
+) -> go.Figure:
     prefix = f"{title} — " if title else ""
     fig = go.Figure()
     titles: list[str] = []
@@ -194,12 +225,8 @@ def bpe_merge_stepper(
         titles.append(f"{prefix}{step} · {len(pieces)} tokens")
     labels = [str(k) for k in range(len(steps))]
     _box_layout(fig, n_lines, line_width, titles[0])
-    fig.update_layout(
-        sliders=[visibility_slider(labels, titles, "merges: ", 10)],
-        height=fig.layout.height + 90,
-        margin={"b": 100},
-    )
-    return fig
+    fig.update_layout(sliders=[visibility_slider(labels, titles, "merges: ")])
+    return fit_header(fig)
 
 
 # ----------------------------------------------------------------------------- counts
@@ -243,9 +270,9 @@ def token_count_bars(
         yaxis_title="tokens",
         xaxis_title=None,
         legend_title_text="tokenizer",
-        margin={"l": 60, "r": 20, "t": 60 if title else 30, "b": 40},
+        margin={"l": 60, "r": 20, "t": 30, "b": 40},
     )
-    return fig
+    return fit_header(fig)
 
 
 # ----------------------------------------------------------------------------- live widget
