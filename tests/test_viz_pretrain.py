@@ -48,7 +48,8 @@ def test_sampling_explorer_precomputes_every_temperature():
     at_one = fig.data[1]
     assert list(at_one.x) == ["1. 'b'", "2. 'c'", "3. 'd'", "4. 'e'"]
     assert list(at_one.y) == [0.5, 0.2, 0.15, 0.1]
-    assert at_one.marker.color[:2] == ("#1f77b4", "#1f77b4") and at_one.marker.color[2] == "#aec7e8"
+    first, faint = viz.theme.COLORWAY[0], viz.theme.FAINT
+    assert at_one.marker.color[:2] == (first, first) and at_one.marker.color[2] == faint
     p_half = torch.softmax(logits / 0.5, -1)
     assert fig.data[0].y[0] == pytest.approx(float(p_half[1]), rel=1e-3)
     steps = fig.layout.sliders[0].steps

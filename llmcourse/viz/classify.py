@@ -10,6 +10,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from llmcourse.viz import theme
 from llmcourse.viz.render import fit_header, percent_bars, round_sig
 
 
@@ -36,7 +37,7 @@ def classifier_curves(history: Any, title: str | None = None) -> go.Figure:
                     legendgroup=name,
                     showlegend=col == 1,
                     mode="lines+markers",
-                    line={"dash": dash, "color": "#1f77b4" if split == "train" else "#ff7f0e"},
+                    line={"dash": dash, "color": theme.COLORWAY[0 if split == "train" else 1]},
                     hovertemplate=f"%{{x:,}} examples<br>{name} {metric} %{{y:.3f}}<extra></extra>",
                 ),
                 row=1,
@@ -126,7 +127,7 @@ def position_explorer(
                 customdata=shown,
                 mode="lines+markers",
                 marker={"size": 5},
-                line={"color": "#1f77b4"},
+                line={"color": theme.COLORWAY[0]},
                 hovertemplate="token %{x}: %{customdata}<br>P(spam) %{y:.3f}<extra></extra>",
                 visible=k == 0,
                 name=name,
@@ -137,7 +138,7 @@ def position_explorer(
                 x=[len(y) - 1],
                 y=[y[-1]],
                 mode="markers",
-                marker={"size": 14, "color": "#d62728", "symbol": "star"},
+                marker={"size": 14, "color": theme.COLORWAY[3], "symbol": "star"},
                 hovertemplate="the last token: what the classifier reads<br>P(spam) %{y:.3f}"
                 "<extra></extra>",
                 visible=k == 0,

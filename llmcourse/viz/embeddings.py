@@ -14,21 +14,11 @@ import torch
 from plotly.subplots import make_subplots
 
 from llmcourse.embeddings import cosine_similarity, pca
+from llmcourse.viz import theme
 from llmcourse.viz.render import fit_header
 from llmcourse.viz.tokens import _escape
 
-GROUP_COLORS: tuple[str, ...] = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#bcbd22",
-    "#7f7f7f",
-)
+GROUP_COLORS: tuple[str, ...] = tuple(theme.COLORWAY)
 """Colours of the token groups, in order of first appearance."""
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from llmcourse.viz import theme
 from llmcourse.viz.render import fit_header, round_sig
 
 
@@ -67,7 +68,7 @@ def finetune_comparison(rows: Sequence[Mapping[str, float | str]]) -> go.Figure:
         cols=3,
         subplot_titles=("test accuracy (%)", "parameters trained", "training time (s)"),
     )
-    colours = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a"]
+    colours = theme.COLORWAY
     for col, key, scale, fmt in (
         (1, "accuracy", 100, "%{y:.1f}%"),
         (2, "trainable", 1, "%{y:,}"),

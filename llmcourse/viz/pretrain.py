@@ -11,6 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 import torch
 
+from llmcourse.viz import theme
 from llmcourse.viz.render import fit_header, round_sig, visibility_slider
 
 
@@ -149,7 +150,7 @@ def sampling_explorer(
     logits = logits.detach().double()
     order = torch.argsort(logits, descending=True)[:show].tolist()
     labels = [f"{i + 1}. {pieces[t]!r}" for i, t in enumerate(order)]
-    colors = ["#1f77b4" if i < top_k else "#aec7e8" for i in range(show)]
+    colors = [theme.COLORWAY[0] if i < top_k else theme.FAINT for i in range(show)]
     fig = go.Figure()
     titles = []
     for k, t in enumerate(temperatures):

@@ -28,8 +28,22 @@ THEME = "llmcourse"
 """Name of the course's plotly template."""
 
 FONT = '-apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
-COLORWAY = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d"]
-"""Tableau-like colours that stay apart for colour-blind readers and in greyscale print."""
+COLORWAY = [
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#b279a2",
+    "#eeca3b",
+    "#9d755d",
+    "#ff9da7",
+    "#bab0ac",
+]
+"""Ten categorical colours, close to Tableau 10: the traces of a figure, in order."""
+FAINT = "#b7cbe0"
+"""The first colour, pale: for what a figure leaves out (tokens beyond a top-k cut)."""
+
 
 TITLE_PAD_TOP = 32
 """Pixels above the title: the toolbar (shown in the top right corner on hover) stays clear."""
