@@ -1,4 +1,4 @@
-# Two commands do everything on a fresh machine (Python 3.10+, make, the package registries):
+# Two commands do everything on a fresh machine (Python 3.10+, make, Node.js, the package registries):
 #   make site   build the course site into _build/html (the default)
 #   make test   unit tests, every notebook through nbval (natively and with another CPU's
 #               kernels), the site build and a browser check
