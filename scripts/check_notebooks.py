@@ -31,6 +31,20 @@ DISPLAY_ONLY = {
 }
 
 
+def widget_views(cell) -> list[str]:
+    """Model ids of the widgets that a code cell's outputs show."""
+    return [
+        o["data"][WIDGET_VIEW]["model_id"]
+        for o in cell.get("outputs", [])
+        if WIDGET_VIEW in o.get("data", {})
+    ]
+
+
+def widget_state(nb) -> dict:
+    """The notebook's stored widget models, by id (empty when it stores none)."""
+    return nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+
+
 def controls(model_id: str, state: dict) -> list[str]:
     """Model names of the controls in the widget ``model_id`` and its children (a widget
     without stored state counts as one: nothing shows what it is)."""
@@ -45,7 +59,7 @@ def controls(model_id: str, state: dict) -> list[str]:
 
 def problems(path: str) -> list[str]:
     nb = nbformat.read(path, as_version=4)
-    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    state = widget_state(nb)
     found = []
     expected = 1
     for index, cell in enumerate(nb.cells):
@@ -63,12 +77,7 @@ def problems(path: str) -> list[str]:
                 f"{where}: tagged hide-cell but not collapsed in JupyterLab"
                 " (metadata jupyter.source_hidden and outputs_hidden)"
             )
-        views = [
-            o["data"][WIDGET_VIEW]
-            for o in cell.get("outputs", [])
-            if WIDGET_VIEW in o.get("data", {})
-        ]
-        live = [name for view in views for name in controls(view["model_id"], state)]
+        live = [name for view in widget_views(cell) for name in controls(view, state)]
         if live and not HIDDEN_ON_SITE & set(tags):
             found.append(
                 f"{where}: shows {', '.join(live)}, a control that is dead on the static site"

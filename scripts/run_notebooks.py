@@ -17,19 +17,8 @@ import time
 from pathlib import Path
 
 import nbformat
+from check_notebooks import widget_state, widget_views
 from nbclient import NotebookClient
-
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-
-
-def _views(cell) -> list[str]:
-    """Model ids of the widgets that a code cell's outputs show."""
-    return [
-        o["data"][WIDGET_VIEW]["model_id"]
-        for o in cell.get("outputs", [])
-        if WIDGET_VIEW in o.get("data", {})
-    ]
 
 
 def _references(value) -> list[str]:
@@ -48,11 +37,10 @@ def drop_hidden_widgets(nb) -> None:
     that the remaining outputs show (all of it gone when none does)."""
     for cell in nb.cells:
         hidden = "remove-output" in cell.metadata.get("tags", [])
-        if cell.cell_type == "code" and hidden and _views(cell):
+        if cell.cell_type == "code" and hidden and widget_views(cell):
             cell.outputs = []
-    widgets = nb.metadata.get("widgets", {})
-    state = widgets.get(WIDGET_STATE, {}).get("state", {})
-    todo = [model_id for cell in nb.cells if cell.cell_type == "code" for model_id in _views(cell)]
+    state = widget_state(nb)
+    todo = [i for cell in nb.cells if cell.cell_type == "code" for i in widget_views(cell)]
     kept = set()
     while todo:
         model_id = todo.pop()
@@ -60,7 +48,8 @@ def drop_hidden_widgets(nb) -> None:
             kept.add(model_id)
             todo += _references(state[model_id].get("state", {}))
     if kept:
-        widgets[WIDGET_STATE]["state"] = {k: v for k, v in state.items() if k in kept}
+        for model_id in set(state) - kept:  # (state is the notebook's own dict)
+            del state[model_id]
     else:
         nb.metadata.pop("widgets", None)
 
