@@ -54,7 +54,7 @@ lint: install
 	$(BIN)/ruff format --check llmcourse tests benchmarks scripts
 
 unit: assets
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q tests llmcourse
 
 # Every notebook through nbval (scripts/run_nbval.py): as this machine computes (nbval), under
 # another CPU's kernels (nbval-other, part of make test), under each of four (nbval-portable).

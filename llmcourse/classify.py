@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader
 from llmcourse.model import GPTModel
 from llmcourse.runtime import progress_bar
 from llmcourse.spam import SpamSplits
+from llmcourse.tokenizer import encode, end_of_text_id
 from llmcourse.train import make_optimizer
 
 __all__ = [
@@ -48,15 +49,6 @@ FREEZE_PATTERNS = ("all", "blocks", "last-block", "head")
 
 
 # ----------------------------------------------------------------------------- batches
-def _pad_id(tokenizer: Any) -> int:
-    if hasattr(tokenizer, "eot_token"):  # tiktoken
-        return int(tokenizer.eot_token)
-    ids = tokenizer.encode("<|endoftext|>")
-    if len(ids) != 1:
-        raise ValueError("the tokenizer has no <|endoftext|> special token to pad with")
-    return int(ids[0])
-
-
 def encode_message(
     text: str, tokenizer: Any, max_length: int, on_long: str = "truncate"
 ) -> list[int]:
@@ -70,16 +62,13 @@ def encode_message(
         raise ValueError(f"max_length must be an int >= 1, got {max_length!r}")
     if on_long not in ("truncate", "warn", "error"):
         raise ValueError(f"on_long must be 'truncate', 'warn' or 'error', got {on_long!r}")
-    if hasattr(tokenizer, "encode_ordinary"):
-        ids = tokenizer.encode_ordinary(text)
-    else:
-        ids = tokenizer.encode(text, allowed_special="none")
+    ids = encode(text, tokenizer, disallowed_special=())
     if len(ids) > max_length and on_long != "truncate":
         msg = f"message of {len(ids)} tokens is longer than max_length={max_length}"
         if on_long == "error":
             raise ValueError(msg)
         warnings.warn(f"{msg}: keeping its first {max_length} tokens", stacklevel=2)
-    return list(ids[:max_length]) or [_pad_id(tokenizer)]  # an empty message: one pad token
+    return list(ids[:max_length]) or [end_of_text_id(tokenizer)]  # an empty message: one pad token
 
 
 def pad_batch(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,7 +103,7 @@ def make_spam_loaders(
         raise TypeError(f"splits must be a SpamSplits, got {type(splits).__name__}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    collate = _Collate(_pad_id(tokenizer))
+    collate = _Collate(end_of_text_id(tokenizer))
     loaders = []
     for name in ("train", "val", "test"):
         pairs = getattr(splits, name)

@@ -24,6 +24,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from llmcourse.validate import check_bool, check_float, check_int, check_type
+
 __all__ = ["PRESETS", "GPTConfig"]
 
 _GPT2 = {"vocab_size": 50257, "context_length": 1024, "dropout": 0.1}
@@ -53,13 +55,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 """The named sizes: fields that differ from ``GPTConfig``'s defaults (which are GPT-2 small's)."""
 
 
-def _check_int(name: str, value: object, minimum: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"GPTConfig.{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"GPTConfig.{name} must be >= {minimum}, got {value}")
-
-
 @dataclass(frozen=True)
 class GPTConfig:
     """Architecture of a GPT-2-style model; the defaults are GPT-2 small (124M).
@@ -86,22 +81,23 @@ class GPTConfig:
     fast_attention: bool = True
 
     def __post_init__(self) -> None:
+        # NumPy / tensor integers and floats are stored as plain Python numbers (JSON-safe)
         for name in ("vocab_size", "context_length", "n_embd", "n_head", "n_layer"):
-            _check_int(name, getattr(self, name))
+            self._set(name, check_int(f"GPTConfig.{name}", getattr(self, name), 1))
         if self.n_embd % self.n_head != 0:
             raise ValueError(
                 f"GPTConfig.n_embd={self.n_embd} is not divisible by n_head={self.n_head}: "
                 "every head gets n_embd // n_head dimensions"
             )
-        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool):
-            raise TypeError(f"GPTConfig.dropout must be a float, got {self.dropout!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
+        dropout = check_float("GPTConfig.dropout", self.dropout)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {dropout}")
+        self._set("dropout", dropout)
         for name in ("qkv_bias", "tie_weights", "fast_attention"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(
-                    f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}"
-                )
+            check_bool(f"GPTConfig.{name}", getattr(self, name))
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)  # the dataclass is frozen once validated
 
     @property
     def head_dim(self) -> int:
@@ -111,6 +107,7 @@ class GPTConfig:
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> GPTConfig:
         """The preset ``name`` from ``PRESETS``, with any field replaced by ``overrides``."""
+        check_type("name", name, str, "a preset name (str)")
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
         return cls(**PRESETS[name]).replace(**overrides)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
-import tiktoken
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from llmcourse import assets
+from llmcourse.tokenizer import Allowed, Disallowed, Tokenizer, encode
+from llmcourse.validate import check_bool, check_ids, check_int, check_type, describe
 
 __all__ = [
     "CORPORA",
@@ -37,6 +38,7 @@ def unwrap(text: str) -> str:
     A single newline becomes a space, runs of spaces shrink to one, and paragraphs are
     separated by exactly one blank line (``"\\n\\n"``).
     """
+    check_type("text", text, str, "a str")
     paragraphs = re.split(r"\n\s*\n", text)
     cleaned = (re.sub(r"\s+", " ", p).strip() for p in paragraphs)
     return "\n\n".join(p for p in cleaned if p)
@@ -44,7 +46,7 @@ def unwrap(text: str) -> str:
 
 def load_corpus(name: str = "moby-dick") -> str:
     """The text of corpus ``name`` with its paragraphs unwrapped (see ``unwrap``)."""
-    if name not in CORPORA:
+    if not isinstance(name, str) or name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; known corpora: {', '.join(CORPORA)}")
     return unwrap(assets.read_text(name))
 
@@ -54,8 +56,7 @@ def load_corpus(name: str = "moby-dick") -> str:
 
 
 def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    value = check_int(name, value)
     if value <= 0:
         raise ValueError(f"{name} must be a positive int (>= 1), got {value}")
     return value
@@ -67,10 +68,9 @@ def count_windows(n_tokens: int, max_length: int, stride: int) -> int:
     A window needs ``max_length + 1`` tokens (the targets are the inputs shifted by one), and
     window ``k`` starts at token ``k * stride``. A text shorter than one window yields 0.
     """
-    if not isinstance(n_tokens, int) or isinstance(n_tokens, bool) or n_tokens < 0:
-        raise ValueError(f"n_tokens must be an int >= 0, got {n_tokens!r}")
-    _positive_int("max_length", max_length)
-    _positive_int("stride", stride)
+    n_tokens = check_int("n_tokens", n_tokens, minimum=0)
+    max_length = _positive_int("max_length", max_length)
+    stride = _positive_int("stride", stride)
     if n_tokens < max_length + 1:
         return 0
     return (n_tokens - max_length - 1) // stride + 1
@@ -80,14 +80,21 @@ def _as_ids(ids: Sequence[int] | torch.Tensor) -> torch.Tensor:
     """Token ids as a 1-D int64 tensor (a list, a tuple, a NumPy array or a tensor)."""
     if isinstance(ids, str):
         raise TypeError("expected token ids, got a str: encode the text with a tokenizer first")
-    tensor = torch.as_tensor(ids)
-    if tensor.dtype.is_floating_point or tensor.dtype.is_complex or tensor.dtype == torch.bool:
-        raise TypeError(f"token ids must be integers, got dtype {tensor.dtype}")
-    if tensor.dim() != 1:
+    if isinstance(ids, (torch.Tensor, np.ndarray)):
+        tensor = torch.as_tensor(ids)
+        if tensor.dtype.is_floating_point or tensor.dtype.is_complex or tensor.dtype == torch.bool:
+            raise TypeError(f"token ids must be integers, got dtype {tensor.dtype}")
+        if tensor.dim() != 1:
+            raise ValueError(
+                f"token ids must be 1-D (one long sequence), got shape {tuple(tensor.shape)}"
+            )
+        return check_ids("token ids", tensor).to(torch.long)
+    ids = list(check_type("ids", ids, Sequence, "token ids (a list, a NumPy array or a tensor)"))
+    if ids and isinstance(ids[0], (list, tuple, torch.Tensor, np.ndarray)):
         raise ValueError(
-            f"token ids must be 1-D (one long sequence), got shape {tuple(tensor.shape)}"
+            f"token ids must be 1-D (one long sequence), got a list of {describe(ids[0])}"
         )
-    return tensor.to(torch.long)
+    return torch.tensor(check_ids("token ids", ids), dtype=torch.long)
 
 
 class SlidingWindowDataset(Dataset):
@@ -120,6 +127,7 @@ class SlidingWindowDataset(Dataset):
         return len(self.windows)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        index = check_int("index", index)
         if not -len(self) <= index < len(self):
             raise IndexError(f"window {index} out of range: the dataset has {len(self)} windows")
         window = self.windows[index]
@@ -132,23 +140,6 @@ class SlidingWindowDataset(Dataset):
         )
 
 
-def encode(text: str, tokenizer: Any | None = None) -> list[int]:
-    """Token ids of ``text``: GPT-2's by default, with ``<|endoftext|>`` read as the special token.
-
-    ``tokenizer`` may be a ``tiktoken.Encoding`` or anything with an ``encode(text)`` method
-    (``SimpleTokenizer``, ``BPETokenizer``).
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    if tokenizer is None:
-        from llmcourse.tokenizer import gpt2_tokenizer
-
-        tokenizer = gpt2_tokenizer()
-    if isinstance(tokenizer, tiktoken.Encoding):
-        return tokenizer.encode(text, allowed_special={"<|endoftext|>"})
-    return list(tokenizer.encode(text))
-
-
 def make_loader(
     data: str | Sequence[int] | torch.Tensor,
     batch_size: int = 8,
@@ -158,12 +149,16 @@ def make_loader(
     drop_last: bool = True,
     num_workers: int = 0,
     seed: int = 123,
-    tokenizer: Any | None = None,
+    tokenizer: Tokenizer | None = None,
+    *,
+    allowed_special: Allowed = frozenset(),
+    disallowed_special: Disallowed = "all",
 ) -> DataLoader:
     """A ``DataLoader`` of sliding windows over a text or its token ids.
 
-    ``data`` is token ids, or a text encoded with ``tokenizer`` (default GPT-2, see
-    :func:`encode`). ``stride`` defaults to ``max_length`` (windows that touch but do not
+    ``data`` is token ids, or a text encoded with ``tokenizer`` (default GPT-2) by
+    :func:`llmcourse.tokenizer.encode`: a special token in the text raises unless
+    ``allowed_special`` names it, e.g. ``{"<|endoftext|>"}`` between documents. ``stride`` defaults to ``max_length`` (windows that touch but do not
     overlap). Shuffling draws from a ``torch.Generator`` seeded with ``seed``, so two loaders
     made with the same arguments give the same batches in the same order (epoch after epoch).
 
@@ -171,12 +166,21 @@ def make_loader(
     (the last batch is smaller when ``drop_last=False``).
     """
     _positive_int("batch_size", batch_size)
-    if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
-        raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    ids = encode(data, tokenizer) if isinstance(data, str) else data
-    dataset = SlidingWindowDataset(ids, max_length, max_length if stride is None else stride)
+    num_workers = check_int("num_workers", num_workers, minimum=0)
+    seed = check_int("seed", seed, minimum=0, maximum=2**64 - 1)
+    check_bool("shuffle", shuffle)
+    check_bool("drop_last", drop_last)
+    _positive_int("max_length", max_length)
+    stride = max_length if stride is None else _positive_int("stride", stride)
+    if isinstance(data, str):
+        data = encode(
+            data, tokenizer, allowed_special=allowed_special, disallowed_special=disallowed_special
+        )
+        if not data:
+            raise ValueError("the text is empty: it has no tokens to cut windows from")
+    elif tokenizer is not None:
+        raise ValueError("tokenizer is only used for a text; data is already token ids")
+    dataset = SlidingWindowDataset(data, max_length, stride)
     if drop_last and len(dataset) < batch_size:
         raise ValueError(
             f"only {len(dataset)} windows but batch_size={batch_size} with drop_last=True: "
@@ -199,11 +203,10 @@ def train_val_split(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
     The validation part is the last ``val_fraction`` of the characters (rounded), so no window
     of the training part can overlap it. The cut may fall inside a word.
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    check_type("text", text, str, "a str")
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)):
-        raise TypeError(f"val_fraction must be a number, got {type(val_fraction).__name__}")
-    if not 0 < val_fraction < 1:
+        raise TypeError(f"val_fraction must be a number, got {describe(val_fraction)}")
+    if not 0 < val_fraction < 1:  # also refuses NaN
         raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
     cut = len(text) - round(len(text) * val_fraction)
     if not 0 < cut < len(text):

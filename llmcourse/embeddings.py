@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from llmcourse.data import _positive_int  # the same argument check as chapter 2's loader
+from llmcourse.validate import check_bool, check_float, check_int, check_type, describe
 
 __all__ = [
     "TokenAndPositionEmbedding",
@@ -33,12 +34,12 @@ def check_token_ids(ids: torch.Tensor, vocab_size: int) -> None:
 
     ``nn.Embedding`` itself fails with a bare ``IndexError: index out of range in self`` (or a
     device-side assert on a GPU); this names the offending id, where it is, and the limit.
+    The range check reads the ids back from their device (a host sync); ids on the ``meta``
+    device have no values and get only the type check.
     """
-    if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"token ids must be a tensor, got {type(ids).__name__}")
-    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
-        raise TypeError(f"token ids must be an integer tensor, got dtype {ids.dtype}")
-    if ids.numel() == 0:
+    vocab_size = _positive_int("vocab_size", vocab_size)
+    _check_id_tensor(ids)
+    if ids.numel() == 0 or ids.device.type == "meta":
         return
     bad = (ids < 0) | (ids >= vocab_size)
     if bool(bad.any()):
@@ -50,43 +51,68 @@ def check_token_ids(ids: torch.Tensor, vocab_size: int) -> None:
         )
 
 
+def _check_id_tensor(ids: torch.Tensor) -> None:
+    """The checks that need no values (no host sync): a tensor of an integer dtype."""
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"token ids must be a tensor, got {describe(ids)}")
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+        raise TypeError(f"token ids must be an integer tensor, got dtype {ids.dtype}")
+
+
 class TokenAndPositionEmbedding(nn.Module):
     """The model's input: a learned vector per token id plus a learned vector per position.
 
     ``forward(ids)`` takes ids of shape ``(batch, seq)`` and returns ``(batch, seq, emb_dim)``:
     ``tok_emb(ids) + pos_emb(start … start+seq-1)``. ``seq`` (plus ``start``, used when
     generating with a cache) may not exceed ``context_length``, the number of learned positions.
+    ``GPTModel`` uses this class for its input (chapter 5).
 
-    Ids are checked (:func:`check_token_ids`) while ``check_ids`` is true; the check reads the
-    ids back from the device, so a model that is compiled or tuned for speed may turn it off.
+    The ids' type and shape are always checked. Their range (:func:`check_token_ids`) is checked
+    while ``check_ids`` is true: that check reads the ids back from the device (a host sync that
+    stalls a GPU and breaks a ``torch.compile`` graph), so a model tuned for speed may turn it
+    off and get PyTorch's own error (an ``IndexError``, or a device-side assert) instead.
     """
 
-    def __init__(self, vocab_size: int, context_length: int, emb_dim: int) -> None:
+    def __init__(
+        self, vocab_size: int, context_length: int, emb_dim: int, check_ids: bool = True
+    ) -> None:
         super().__init__()
         self.vocab_size = _positive_int("vocab_size", vocab_size)
         self.context_length = _positive_int("context_length", context_length)
         self.emb_dim = _positive_int("emb_dim", emb_dim)
-        self.tok_emb = nn.Embedding(vocab_size, emb_dim)
-        self.pos_emb = nn.Embedding(context_length, emb_dim)
-        self.check_ids = True
+        self.check_ids = check_bool("check_ids", check_ids)
+        self.tok_emb = nn.Embedding(self.vocab_size, self.emb_dim)
+        self.pos_emb = nn.Embedding(self.context_length, self.emb_dim)
 
-    def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """``(batch, seq)`` ids → ``(batch, seq, emb_dim)`` vectors; positions from ``start``."""
-        if isinstance(ids, torch.Tensor) and ids.dim() != 2:
+    def check(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Validate ``ids`` ``(batch, seq)`` at positions from ``start``, as ``forward`` does,
+        without computing anything; returns the ids as ``nn.Embedding`` takes them."""
+        _check_id_tensor(ids)
+        if ids.dim() != 2:
             hint = " (add a batch dimension: ids.unsqueeze(0))" if ids.dim() == 1 else ""
             raise ValueError(
                 f"ids must have shape (batch, seq), got shape {tuple(ids.shape)}{hint}"
             )
-        if self.check_ids:
-            check_token_ids(ids, self.vocab_size)
-        seq = ids.shape[1]
-        if start < 0 or start + seq > self.context_length:
+        start = check_int("start", start, 0)
+        n, limit = start + ids.shape[1], self.context_length
+        if n > limit:
+            if start == 0:
+                fix = f"keep the last {limit} tokens"
+            else:
+                fix = f"only {max(limit - start, 0)} more fit after the {start} before them"
             raise ValueError(
-                f"positions {start} to {start + seq - 1} do not fit: the model learned "
-                f"context_length={self.context_length} positions (0 to {self.context_length - 1}); "
-                f"shorten the sequence to at most {self.context_length - start} tokens"
+                f"sequence of {n} tokens is longer than the context length {limit}; {fix}"
             )
-        positions = torch.arange(start, start + seq, device=ids.device)
+        if check_bool("check_ids", self.check_ids):
+            check_token_ids(ids, self.vocab_size)
+        if ids.dtype not in (torch.int32, torch.int64):
+            ids = ids.long()  # nn.Embedding takes only these two
+        return ids
+
+    def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """``(batch, seq)`` ids → ``(batch, seq, emb_dim)`` vectors; positions from ``start``."""
+        ids = self.check(ids, start)
+        positions = torch.arange(start, start + ids.shape[1], device=ids.device)
         return self.tok_emb(ids) + self.pos_emb(positions)  # (b, s, d) + (s, d) broadcasts
 
     def extra_repr(self) -> str:
@@ -103,10 +129,8 @@ def sinusoidal_positions(n: int, dim: int, base: float = 10_000.0) -> torch.Tens
     ``p``: a fast wave in the first columns, slower ones further right. An odd ``dim`` drops the
     last cosine.
     """
-    _positive_int("n", n)
-    _positive_int("dim", dim)
-    if not base > 1:
-        raise ValueError(f"base must be > 1, got {base}")
+    n, dim = _positive_int("n", n), _positive_int("dim", dim)
+    base = check_float("base", base, 1.0, exclusive_min=True)
     pairs = (dim + 1) // 2
     rates = torch.exp(-math.log(base) * torch.arange(pairs, dtype=torch.float64) * 2 / dim)
     angles = torch.arange(n, dtype=torch.float64)[:, None] * rates  # (n, pairs)
@@ -116,10 +140,16 @@ def sinusoidal_positions(n: int, dim: int, base: float = 10_000.0) -> torch.Tens
 
 # ----------------------------------------------------------------------------- looking at vectors
 def _matrix(vectors: torch.Tensor, name: str = "vectors") -> torch.Tensor:
-    if not isinstance(vectors, torch.Tensor) or vectors.dim() != 2:
-        shape = tuple(vectors.shape) if isinstance(vectors, torch.Tensor) else type(vectors)
-        raise ValueError(f"{name} must be a 2-D tensor (n, dim), got {shape}")
-    return vectors.detach().to(torch.float64)
+    """``vectors`` as a float64 ``(n, dim)`` copy; anything else (or NaN, inf) is an error."""
+    check_type(name, vectors, torch.Tensor, "a 2-D tensor (n, dim)")
+    if vectors.dtype == torch.bool or vectors.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got a {vectors.dtype} tensor")
+    if vectors.dim() != 2:
+        raise ValueError(f"{name} must be a 2-D tensor (n, dim), got {tuple(vectors.shape)}")
+    table = vectors.detach().to(torch.float64)
+    if not bool(torch.isfinite(table).all()):
+        raise ValueError(f"{name} holds NaN or infinite values; every entry must be finite")
+    return table
 
 
 def cosine_similarity(a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
@@ -145,16 +175,24 @@ def nearest_neighbours(
     (indices, similarities); ties go to the smaller index.
     """
     table = _matrix(vectors)
-    _positive_int("k", k)
-    n = len(table)
-    if isinstance(query, int) and not isinstance(query, bool):
-        if not 0 <= query < n:
-            raise ValueError(f"query index {query} out of range: vectors has {n} rows")
-        vector, skip = table[query], query if exclude_self else None
-    elif isinstance(query, torch.Tensor) and query.shape == (table.shape[1],):
-        vector, skip = query.detach().to(torch.float64), None
+    k = _positive_int("k", k)
+    check_bool("exclude_self", exclude_self)
+    n, dim = table.shape
+    if isinstance(query, torch.Tensor) and (query.dim() != 0 or query.is_floating_point()):
+        if query.shape != (dim,):
+            raise ValueError(
+                f"query must be a row index or a vector of size {dim}, "
+                f"got a tensor of shape {tuple(query.shape)}"
+            )
+        vector, skip = _matrix(query[None], "query")[0], None
     else:
-        raise TypeError(f"query must be a row index or a vector of size {table.shape[1]}")
+        index = check_int("query", query)
+        if not 0 <= index < n:
+            raise ValueError(f"query index {index} out of range: vectors has {n} rows")
+        vector, skip = table[index], index if exclude_self else None
+    available = n - (skip is not None)
+    if k > available:
+        raise ValueError(f"k={k} neighbours asked for, but only {available} rows can be one")
     sims = cosine_similarity(table, vector[None]).to(torch.float64)[:, 0]
     order = torch.sort(-sims, stable=True).indices.tolist()
     picked = [i for i in order if i != skip][:k]
@@ -168,7 +206,7 @@ def pca(vectors: torch.Tensor, k: int = 2) -> torch.Tensor:
     farthest along it lies on the positive side, which makes the picture reproducible.
     """
     table = _matrix(vectors)
-    _positive_int("k", k)
+    k = _positive_int("k", k)
     if k > min(table.shape):
         raise ValueError(f"k={k} axes need at least {k} rows and {k} columns, got {table.shape}")
     centred = table - table.mean(dim=0)

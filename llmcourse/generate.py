@@ -11,12 +11,11 @@ keeps the keys and values of earlier tokens so each step computes only the new t
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from llmcourse.attention import KVCache
+from llmcourse.tokenizer import ids_to_text, text_to_ids  # re-exported: chapter 6 imports them here
 
 __all__ = [
     "generate",
@@ -75,26 +74,6 @@ def generate_text_simple(
 
 
 # ----------------------------------------------------------------------------- chapter 6
-def text_to_ids(text: str, tokenizer: Any | None = None) -> torch.Tensor:
-    """``text`` as a ``(1, tokens)`` batch of ids (GPT-2's tokenizer by default)."""
-    from llmcourse.data import encode
-
-    return torch.tensor(encode(text, tokenizer)).unsqueeze(0)
-
-
-def ids_to_text(ids: torch.Tensor, tokenizer: Any | None = None) -> str:
-    """The text of ``ids`` ``(1, tokens)`` or ``(tokens,)`` (GPT-2's tokenizer by default)."""
-    if tokenizer is None:
-        from llmcourse.tokenizer import gpt2_tokenizer
-
-        tokenizer = gpt2_tokenizer()
-    if ids.dim() == 2:
-        if ids.shape[0] != 1:
-            raise ValueError(f"ids_to_text decodes one sequence, got a batch of {ids.shape[0]}")
-        ids = ids[0]
-    return tokenizer.decode(ids.tolist())
-
-
 def _check_sampling(temperature: float, top_k: int | None, top_p: float | None, vocab: int):
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
         raise TypeError(f"temperature must be a number, got {temperature!r}")

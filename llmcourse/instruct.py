@@ -8,6 +8,8 @@
 - ``format_prompt``: the Alpaca prompt (with or without an input); the response follows it.
 - ``InstructionDataset`` + ``collate``: token ids, padded with end-of-text, shifted by one, the
   padding targets set to ``-100`` except the first end-of-text, the prompt optionally masked.
+  The end-of-text id comes from the tokenizer (``end_of_text_id``), so any course tokenizer
+  with ``<|endoftext|>`` works, GPT-2's or a BPE trained in chapter 1.
 - ``respond`` / ``evaluate_exact_match``: greedy answers and exact match per family.
 - ``load_alpaca_json``: bring your own Alpaca-format JSON file.
 """
@@ -28,11 +30,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from llmcourse import assets
 from llmcourse.generate import generate
+from llmcourse.tokenizer import Tokenizer, decode, encode, end_of_text_id
 from llmcourse.train import IGNORE_INDEX
+from llmcourse.validate import check_bool, check_float, check_ids, check_int, check_type, describe
 
 __all__ = [
     "DEFAULT_FAMILIES",
-    "EOS_ID",
     "FAMILIES",
     "FIELDS",
     "IGNORE_INDEX",
@@ -51,7 +54,6 @@ __all__ = [
     "split_dataset",
 ]
 
-EOS_ID = 50256  # GPT-2's <|endoftext|>
 FIELDS = ("instruction", "input", "output")
 PREAMBLE = (
     "Below is an instruction that describes a task. "
@@ -59,62 +61,12 @@ PREAMBLE = (
 )
 
 # Short, common words; each is one or two GPT-2 tokens.
-WORDS = (
-    "ship",
-    "boat",
-    "sea",
-    "deck",
-    "rope",
-    "wave",
-    "wind",
-    "storm",
-    "star",
-    "moon",
-    "sun",
-    "night",
-    "day",
-    "fish",
-    "bird",
-    "hand",
-    "head",
-    "eye",
-    "heart",
-    "king",
-    "man",
-    "boy",
-    "cat",
-    "dog",
-    "horse",
-    "tree",
-    "book",
-    "door",
-    "house",
-    "road",
-    "hill",
-    "river",
-    "lake",
-    "rock",
-    "stone",
-    "fire",
-    "bell",
-    "bone",
-    "coat",
-    "hat",
-    "map",
-    "ring",
-    "rain",
-    "cup",
-    "coin",
-    "key",
-    "bed",
-    "cow",
-    "bag",
-    "box",
-    "net",
-    "egg",
-    "flag",
-    "gun",
+_WORD_LIST = (
+    "ship boat sea deck rope wave wind storm star moon sun night day fish bird hand head eye "
+    "heart king man boy cat dog horse tree book door house road hill river lake rock stone fire "
+    "bell bone coat hat map ring rain cup coin key bed cow bag box net egg flag gun"
 )
+WORDS = tuple(_WORD_LIST.split())
 
 Family = Callable[[random.Random], tuple[str, str, str]]
 
@@ -244,14 +196,18 @@ def make_dataset(
     """``n`` records ``{"instruction", "input", "output", "family"}``, as evenly spread over
     ``families`` (default: ``DEFAULT_FAMILIES``) as they allow, shuffled, deterministic by
     ``seed``. No prompt (instruction + input) appears twice."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    n = check_int("n", n, minimum=1)
+    seed = check_int("seed", seed)
+    if isinstance(families, str):
+        raise TypeError(f"families must be a list of family names, e.g. [{families!r}]")
     names = list(DEFAULT_FAMILIES) if families is None else list(families)
     if not names:
         raise ValueError("families is empty: give at least one of " + ", ".join(FAMILIES))
     for name in names:
-        if name not in FAMILIES:
+        if not isinstance(name, str) or name not in FAMILIES:
             raise ValueError(f"unknown task family {name!r}; expected one of {list(FAMILIES)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"families lists a family twice: {names}")
     rng = random.Random(seed)
     seen: set[tuple[str, str]] = set()
     records: list[dict[str, str]] = []
@@ -284,8 +240,11 @@ def split_dataset(
 ) -> tuple[list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]:
     """Shuffle (by ``seed``) and cut ``records`` into train, validation and test lists in the
     proportions ``fractions`` (three numbers >= 0 that add up to 1)."""
-    if len(fractions) != 3 or any(not 0 <= f <= 1 for f in fractions):
+    if isinstance(fractions, str) or not isinstance(fractions, Sequence) or len(fractions) != 3:
         raise ValueError(f"fractions must be 3 numbers in [0, 1], got {fractions!r}")
+    fractions = tuple(check_float("each of fractions", f, 0.0, 1.0) for f in fractions)
+    seed = check_int("seed", seed)
+    check_type("records", records, Sequence, "a list of records")
     if abs(sum(fractions) - 1) > 1e-6:
         raise ValueError(
             f"fractions must add up to 1, got {fractions!r} (sum {sum(fractions):.4g})"
@@ -319,20 +278,28 @@ class InstructionDataset(Dataset):
     """Records as token ids: item ``i`` is ``(ids, n_prompt)``, where ``ids`` is the prompt,
     the response and one end-of-text token, and ``n_prompt`` the number of prompt tokens.
 
-    A record whose ids (less the final end-of-text) do not fit ``max_length`` is an error."""
+    ``eos_id`` defaults to the tokenizer's ``<|endoftext|>``. Special-token text inside a record
+    is refused (see ``llmcourse.tokenizer.encode``). A record whose ids (less the final
+    end-of-text) do not fit ``max_length`` is an error."""
 
     def __init__(
         self,
         records: Sequence[Mapping[str, str]],
-        tokenizer: Any,
+        tokenizer: Tokenizer,
         max_length: int | None = None,
-        eos_id: int = EOS_ID,
+        eos_id: int | None = None,
     ) -> None:
+        max_length = check_int("max_length", max_length, minimum=1, none_ok=True)
+        check_int("eos_id", eos_id, minimum=0, none_ok=True)
+        eos_id = end_of_text_id(tokenizer) if eos_id is None else int(eos_id)
+        records = [_check_record(r, f"record {i}") for i, r in enumerate(records)]
         self.items: list[tuple[list[int], int]] = []
         for i, record in enumerate(records):
-            record = _check_record(record, f"record {i}")
-            prompt = tokenizer.encode(format_prompt(record))
-            ids = prompt + tokenizer.encode(record["output"]) + [eos_id]
+            try:
+                prompt = encode(format_prompt(record), tokenizer)
+                ids = prompt + encode(record["output"], tokenizer) + [eos_id]
+            except ValueError as err:
+                raise ValueError(f"record {i}: {err}") from None
             if max_length is not None and len(ids) - 1 > max_length:
                 raise ValueError(
                     f"record {i} has {len(ids) - 1} tokens (prompt {len(prompt)}), more than "
@@ -349,25 +316,49 @@ class InstructionDataset(Dataset):
 
 def collate(
     batch: Sequence[tuple[Sequence[int], int]],
-    pad_id: int = EOS_ID,
+    pad_id: int | None = None,
     ignore_index: int = IGNORE_INDEX,
     max_length: int | None = None,
     mask_instruction: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Turn ``(ids, n_prompt)`` items into ``inputs, targets``, both ``(batch, tokens)``.
 
-    Each sequence (ending in its end-of-text) is padded with ``pad_id`` to the longest one;
+    Each sequence (ending in its end-of-text) is padded with ``pad_id`` (default: that
+    end-of-text id, which every sequence must then end with) to the longest one;
     ``inputs`` are all tokens but the last, ``targets`` all but the first. Padding targets
     become ``ignore_index``, except the first end-of-text, which teaches the model to stop.
     With ``mask_instruction`` the targets inside the prompt become ``ignore_index`` too, so
     the loss counts only the response. ``max_length`` cuts every row to that many tokens.
     """
+    if isinstance(batch, (str, bytes)) or not isinstance(batch, Sequence):
+        raise TypeError(f"batch must be a list of (ids, n_prompt) items, got {describe(batch)}")
     if len(batch) == 0:
         raise ValueError("collate needs a non-empty batch")
-    longest = max(len(ids) for ids, _ in batch)
+    items = []
+    for k, item in enumerate(batch):
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise TypeError(f"batch[{k}] must be an (ids, n_prompt) pair, got {describe(item)}")
+        ids = check_ids(f"batch[{k}] ids", item[0])
+        ids = ids.tolist() if isinstance(ids, torch.Tensor) else ids
+        if len(ids) < 2:
+            raise ValueError(f"batch[{k}] has {len(ids)} ids; it needs at least 2 to shift by one")
+        items.append((ids, check_int(f"batch[{k}] n_prompt", item[1], 0, len(ids))))
+    if pad_id is None:
+        ends = sorted({ids[-1] for ids, _ in items})
+        if len(ends) != 1:
+            raise ValueError(
+                f"the sequences end with different ids {ends}; each must end with the same "
+                "end-of-text id, or pass pad_id=end_of_text_id(tokenizer)"
+            )
+        pad_id = ends[0]
+    pad_id = check_int("pad_id", pad_id, minimum=0)
+    ignore_index = check_int("ignore_index", ignore_index)
+    max_length = check_int("max_length", max_length, minimum=1, none_ok=True)
+    check_bool("mask_instruction", mask_instruction)
+    longest = max(len(ids) for ids, _ in items)
     inputs, targets = [], []
-    for ids, n_prompt in batch:
-        padded = torch.tensor(list(ids) + [pad_id] * (longest - len(ids)))
+    for ids, n_prompt in items:
+        padded = torch.tensor(ids + [pad_id] * (longest - len(ids)), dtype=torch.long)
         x, y = padded[:-1].clone(), padded[1:].clone()
         y[len(ids) - 1 :] = ignore_index  # padding (the real end-of-text is y[len(ids) - 2])
         if mask_instruction:
@@ -383,7 +374,7 @@ def collate(
 def make_instruction_loaders(
     train: Sequence[Mapping[str, str]],
     val: Sequence[Mapping[str, str]],
-    tokenizer: Any,
+    tokenizer: Tokenizer,
     batch_size: int = 32,
     max_length: int = 256,
     mask_instruction: bool = True,
@@ -392,11 +383,14 @@ def make_instruction_loaders(
     """DataLoaders for ``llmcourse.train.train``: the training one reshuffles every epoch with
     a seeded generator (so a resumed run replays the same order) and drops a last short
     batch; the validation one keeps its order."""
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    max_length = check_int("max_length", max_length, minimum=1)
+    check_bool("mask_instruction", mask_instruction)
+    seed = check_int("seed", seed, minimum=0)
+    pad_id = end_of_text_id(tokenizer)
 
     def fn(batch: Sequence[tuple[Sequence[int], int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        return collate(batch, max_length=max_length, mask_instruction=mask_instruction)
+        return collate(batch, pad_id, max_length=max_length, mask_instruction=mask_instruction)
 
     train_ds = InstructionDataset(train, tokenizer, max_length)
     val_ds = InstructionDataset(val, tokenizer, max_length)
@@ -413,9 +407,11 @@ def load_alpaca_json(path: str | Path) -> list[dict[str, str]]:
     """Read an Alpaca-format JSON file: a list of ``{"instruction", "input", "output"}``
     records (``"input"`` may be missing; it then counts as empty). Each record keeps any
     ``"family"`` it has, else gets ``"family": "custom"``."""
-    path = Path(path)
+    path = Path(check_type("path", path, (str, Path), "a file path (str or Path)"))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path.name} is not UTF-8 text, so not an Alpaca JSON file") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"{path.name} is not valid JSON: {err}") from None
     if not isinstance(data, list):
@@ -425,22 +421,30 @@ def load_alpaca_json(path: str | Path) -> list[dict[str, str]]:
         if isinstance(record, dict) and "input" not in record:
             record = {**record, "input": ""}
         record = _check_record(record, f"record {i} of {path.name}")
-        family = record.get("family", "custom")
-        records.append({**{k: record[k] for k in FIELDS}, "family": str(family)})
+        family = check_type(f"record {i}'s family", record.get("family", "custom"), str, "a str")
+        records.append({**{k: record[k] for k in FIELDS}, "family": family})
     return records
 
 
 # ----------------------------------------------------------------------------- evaluation
 def _answers(
     model: nn.Module,
-    tokenizer: Any,
+    tokenizer: Tokenizer,
     records: Sequence[Mapping[str, str]],
     max_new_tokens: int,
     batch_size: int,
 ) -> list[str]:
     """Greedy responses, batched over prompts of equal token length (no padding needed)."""
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    eos = end_of_text_id(tokenizer)
     ctx = model.cfg.context_length
-    prompts = [tokenizer.encode(format_prompt(r)) for r in records]
+    prompts = []
+    for i, record in enumerate(records):
+        try:
+            prompts.append(encode(format_prompt(record), tokenizer))
+        except ValueError as err:
+            raise ValueError(f"record {i}: {err}") from None
     by_length: dict[int, list[int]] = defaultdict(list)
     for i, ids in enumerate(prompts):
         if len(ids) > ctx:
@@ -455,15 +459,15 @@ def _answers(
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
             ids = torch.tensor([prompts[i] for i in chunk], device=device)
-            out = generate(model, ids, steps, eos_id=EOS_ID)[:, length:].tolist()
+            out = generate(model, ids, steps, eos_id=eos)[:, length:].tolist()
             for i, row in zip(chunk, out):
-                row = row[: row.index(EOS_ID)] if EOS_ID in row else row
-                answers[i] = tokenizer.decode(row).strip()
+                row = row[: row.index(eos)] if eos in row else row
+                answers[i] = decode(row, tokenizer).strip()
     return answers
 
 
 def respond(
-    model: nn.Module, tokenizer: Any, record: Mapping[str, str], max_new_tokens: int = 20
+    model: nn.Module, tokenizer: Tokenizer, record: Mapping[str, str], max_new_tokens: int = 20
 ) -> str:
     """The model's greedy response to one record (its ``output`` is not used), stripped."""
     return _answers(model, tokenizer, [_check_record(record, "the record")], max_new_tokens, 1)[0]
@@ -471,12 +475,14 @@ def respond(
 
 def exact_match(response: str, expected: str) -> bool:
     """True when the two texts are equal after stripping surrounding whitespace."""
+    check_type("response", response, str, "a str")
+    check_type("expected", expected, str, "a str")
     return response.strip() == expected.strip()
 
 
 def evaluate_exact_match(
     model: nn.Module,
-    tokenizer: Any,
+    tokenizer: Tokenizer,
     records: Sequence[Mapping[str, str]],
     max_new_tokens: int = 12,
     batch_size: int = 64,
@@ -493,7 +499,9 @@ def evaluate_exact_match(
     if responses is None:
         answers = _answers(model, tokenizer, records, max_new_tokens, batch_size)
     else:
-        answers = [str(a) for a in responses]
+        if isinstance(responses, str):
+            raise TypeError("responses must be a list of str, one per record, got one str")
+        answers = [check_type(f"responses[{i}]", a, str, "a str") for i, a in enumerate(responses)]
         if len(answers) != len(records):
             raise ValueError(f"{len(answers)} responses for {len(records)} records")
     hits, counts = Counter(), Counter()

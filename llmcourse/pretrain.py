@@ -34,14 +34,8 @@ from llmcourse.data import encode, load_corpus, make_loader, train_val_split
 from llmcourse.generate import generate, ids_to_text, text_to_ids
 from llmcourse.model import GPTModel, count_parameters
 from llmcourse.tokenizer import gpt2_tokenizer
-from llmcourse.train import (
-    History,
-    TrainConfig,
-    evaluate_loss,
-    is_main_process,
-    setup_distributed,
-    train,
-)
+from llmcourse.runtime import is_main_process, setup_distributed
+from llmcourse.train import History, TrainConfig, evaluate_loss, train
 from llmcourse.weights import load_model, save_model
 
 __all__ = [

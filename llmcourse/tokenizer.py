@@ -8,6 +8,12 @@ Explained in chapter 1, "Tokenizing" (``book/01-tokenizing.ipynb``):
   repeatedly merges the most frequent adjacent pair into a new token. Loaded with GPT-2's ranks
   (``gpt2_bpe()``) it gives exactly the ids of tiktoken's "gpt2" encoding.
 * ``gpt2_tokenizer()``: tiktoken's GPT-2 encoding, offline once the assets are fetched.
+* ``encode`` / ``decode`` / ``text_to_ids`` / ``ids_to_text`` / ``end_of_text_id``: one text <->
+  ids API for all three, used by every later chapter.
+
+Special tokens follow tiktoken's policy everywhere: a special token written inside a text (such as
+``<|endoftext|>``) is refused with a ``ValueError`` unless ``allowed_special`` names it, so a text
+cannot forge a document boundary. ``disallowed_special=()`` reads such text as plain text.
 """
 
 from __future__ import annotations
@@ -18,28 +24,40 @@ import json
 import re
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from itertools import pairwise
 from numbers import Integral
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import regex
 import tiktoken
+import torch
 
 from llmcourse import assets
+from llmcourse.validate import check_bool, check_ids, check_int, check_type, describe
 
 __all__ = [
+    "END_OF_TEXT",
     "GPT2_PATTERN",
     "BPETokenizer",
     "SimpleTokenizer",
+    "decode",
+    "encode",
+    "end_of_text_id",
     "gpt2_bpe",
     "gpt2_tokenizer",
+    "ids_to_text",
     "load_tiktoken_ranks",
     "merge_pair",
     "split_words",
+    "text_to_ids",
     "token_pieces",
 ]
+
+END_OF_TEXT = "<|endoftext|>"
+"""The special token that separates documents (chapter 2) and ends a generated text (chapter 6)."""
 
 WORD_SPLIT = re.compile(r'([,.:;?_!"()\'“”‘’—]|--|\s)')
 """Where ``split_words`` cuts: a punctuation mark (straight or curly quotes, the em dash ``—``
@@ -49,6 +67,9 @@ _SPECIAL_LIKE = re.compile(r"<\|[^|<>\s]+\|>")  # how special tokens look: <|end
 _NO_SPACE_BEFORE = re.compile(r"\s+([,.:;?!)'’”—]|--)")  # "word ," -> "word,"
 _NO_SPACE_AFTER = re.compile(r"([('‘’“—]|--)\s+")  # "( word" -> "(word", "don ’ t" -> "don’t"
 
+Allowed = Literal["all"] | AbstractSet[str]
+Disallowed = Literal["all"] | Collection[str]
+
 
 def split_words(text: str) -> list[str]:
     """Words and punctuation marks of ``text``; whitespace is dropped.
@@ -56,31 +77,104 @@ def split_words(text: str) -> list[str]:
     >>> split_words("Hello, world--again!")
     ['Hello', ',', 'world', '--', 'again', '!']
     """
+    check_type("text", text, str, "a str")
     return [piece for piece in WORD_SPLIT.split(text) if piece.strip()]
 
 
-def _split_specials(text: str, specials: Iterable[str]) -> list[tuple[str, bool]]:
+# ----------------------------------------------------------------------------- special tokens
+def _check_specials(specials: Any) -> list[str]:
+    """``specials`` as a list of distinct, non-empty strings."""
+    if isinstance(specials, str) or not isinstance(specials, Iterable):
+        raise TypeError(f"special_tokens must be a list of strings, e.g. [{specials!r}]")
+    specials = list(specials)
+    for token in specials:
+        check_type("each special token", token, str, "a str")
+        if not token:
+            raise ValueError("a special token must not be the empty string ''")
+    repeated = sorted({t for t in specials if specials.count(t) > 1})
+    if repeated:
+        raise ValueError(f"special tokens must be distinct; {repeated} appear more than once")
+    return specials
+
+
+def _special_re(tokens: Iterable[str]) -> re.Pattern:
+    return re.compile("(" + "|".join(map(re.escape, sorted(tokens, key=len, reverse=True))) + ")")
+
+
+def _split_specials(text: str, specials: Collection[str]) -> list[tuple[str, bool]]:
     """Cut ``text`` around the special tokens: ``(part, is_special)`` in order."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    ordered = sorted(set(specials), key=len, reverse=True)  # longest first
-    if not ordered:
+    check_type("text", text, str, "a str")
+    if not specials:
         return [(text, False)]
-    parts = re.split("(" + "|".join(map(re.escape, ordered)) + ")", text)
-    return [(part, k % 2 == 1) for k, part in enumerate(parts)]  # odd parts: the specials
+    return [(part, k % 2 == 1) for k, part in enumerate(_special_re(specials).split(text))]
 
 
-def _lookup(table: dict, ids: Iterable[int], valid: str) -> list:
+def _token_set(name: str, value: Any, known: AbstractSet[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        if value == "all":
+            return frozenset(known)
+        raise TypeError(
+            f"{name} must be 'all' or a set of special tokens such as {{{END_OF_TEXT!r}}} "
+            f"(set() for none), got {describe(value)}"
+        )
+    if not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be 'all' or a set of special tokens, got {describe(value)}")
+    tokens = frozenset(check_type(f"an entry of {name}", t, str, "a str") for t in value)
+    if not tokens <= known:
+        raise ValueError(
+            f"{name} has {sorted(tokens - known)}, which are not special tokens of this "
+            f"tokenizer ({sorted(known)})"
+        )
+    return tokens
+
+
+def _special_policy(
+    text: str, known: AbstractSet[str], allowed_special: Allowed, disallowed_special: Disallowed
+) -> frozenset[str]:
+    """tiktoken's rule: the special tokens of ``text`` that become their id (the result); a
+    disallowed one raises; any other special-token text is plain text. Default: all refused."""
+    check_type("text", text, str, "a str")
+    allowed = _token_set("allowed_special", allowed_special, known)
+    if isinstance(disallowed_special, str) and disallowed_special == "all":
+        disallowed = frozenset(known) - allowed
+    else:
+        disallowed = _token_set("disallowed_special", disallowed_special, known)
+    found = _special_re(disallowed).search(text) if disallowed else None
+    if found:
+        token = found.group()
+        raise ValueError(
+            f"the text contains the special token {token!r}, which is refused by default so that "
+            f"a text cannot forge it. Pass allowed_special={{{token!r}}} to encode it as its "
+            "special token, or disallowed_special=() to encode it as plain text"
+        )
+    return allowed
+
+
+def _utf8_safe(text: str) -> str:
+    """tiktoken's fix for text that is not valid UTF-8: a surrogate pair becomes its character,
+    a lone surrogate becomes U+FFFD (�)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _lookup(table: dict, ids: Any, valid: str) -> list:
     """``table[i]`` for each id, with an error naming a bad id and ``valid``."""
+    if isinstance(ids, torch.Tensor) and ids.dim() != 1:
+        raise ValueError(f"ids must be one sequence of token ids, got shape {tuple(ids.shape)}")
     if hasattr(ids, "tolist"):  # a numpy array or torch tensor
         ids = ids.tolist()
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise TypeError(f"ids must be a list of int token ids, got {describe(ids)}")
     out = []
     for i in ids:
+        if isinstance(i, bool) or not isinstance(i, Integral):
+            raise TypeError(f"token ids must be ints, got {i!r} ({type(i).__name__})")
         try:
-            out.append(table[i])
-        except (KeyError, TypeError):
-            if not isinstance(i, Integral) or isinstance(i, bool):
-                raise TypeError(f"token ids must be ints, got {i!r} ({type(i).__name__})") from None
+            out.append(table[int(i)])
+        except KeyError:
             raise ValueError(f"token id {i} is not in the vocabulary ({valid})") from None
     return out
 
@@ -88,12 +182,19 @@ def _lookup(table: dict, ids: Iterable[int], valid: str) -> list:
 class SimpleTokenizer:
     """Word-level tokenizer: ``split_words`` pieces looked up in ``vocab`` (token -> id).
 
-    Vocabulary entries written like ``<|endoftext|>`` are special: they are found in the text
-    before the regex split, so each stays one token.
+    Vocabulary entries written like ``<|endoftext|>`` are special tokens: with
+    ``allowed_special`` they are found in the text before the regex split, so each stays one
+    token; by default a special token in the text is refused (see the module docstring).
     """
 
-    def __init__(self, vocab: dict[str, int]) -> None:
-        self.vocab = dict(vocab)
+    def __init__(self, vocab: Mapping[str, int]) -> None:
+        check_type("vocab", vocab, Mapping, "a dict of token -> id")
+        if not vocab:
+            raise ValueError("vocab is empty: it needs at least one token")
+        self.vocab = {}
+        for token, i in vocab.items():
+            check_type("a vocab token", token, str, "a str")
+            self.vocab[token] = check_int(f"the id of {token!r}", i, minimum=0)
         self.id_to_token = {i: token for token, i in self.vocab.items()}
         if len(self.id_to_token) != len(self.vocab):
             raise ValueError("vocab maps two tokens to the same id; ids must be unique")
@@ -101,23 +202,39 @@ class SimpleTokenizer:
 
     @classmethod
     def from_text(
-        cls, text: str, specials: Sequence[str] = ("<|unk|>", "<|endoftext|>")
+        cls, text: str, specials: Sequence[str] = ("<|unk|>", END_OF_TEXT)
     ) -> SimpleTokenizer:
         """Vocabulary of ``text``: its unique pieces sorted, then ``specials`` at the end."""
+        specials = _check_specials(specials)
         pieces = {p for part, _ in _split_specials(text, specials) for p in split_words(part)}
-        tokens = sorted(pieces - set(specials)) + list(dict.fromkeys(specials))
-        return cls({token: i for i, token in enumerate(tokens)})
+        return cls({t: i for i, t in enumerate(sorted(pieces - set(specials)) + specials)})
 
-    def tokenize(self, text: str) -> list[str]:
-        """The pieces of ``text`` before the lookup; special tokens stay whole."""
-        parts = _split_specials(text, self.specials)
+    def tokenize(
+        self,
+        text: str,
+        *,
+        allowed_special: Allowed = frozenset(),
+        disallowed_special: Disallowed = "all",
+    ) -> list[str]:
+        """The pieces of ``text`` before the lookup; allowed special tokens stay whole."""
+        allowed = _special_policy(text, set(self.specials), allowed_special, disallowed_special)
+        parts = _split_specials(text, allowed)
         return [p for part, special in parts for p in ([part] if special else split_words(part))]
 
-    def encode(self, text: str) -> list[int]:
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Allowed = frozenset(),
+        disallowed_special: Disallowed = "all",
+    ) -> list[int]:
         """Token ids of ``text``; unknown words become ``<|unk|>`` if the vocabulary has it."""
         unk = self.vocab.get("<|unk|>")
         ids = []
-        for piece in self.tokenize(text):
+        pieces = self.tokenize(
+            text, allowed_special=allowed_special, disallowed_special=disallowed_special
+        )
+        for piece in pieces:
             token_id = self.vocab.get(piece, unk)
             if token_id is None:
                 raise ValueError(
@@ -249,37 +366,62 @@ class BPETokenizer:
 
     def __init__(
         self,
-        merges: dict[Pair, int],
-        special_tokens: dict[str, int] | None = None,
+        merges: Mapping[Pair, int],
+        special_tokens: Mapping[str, int] | None = None,
         byte_ids: Sequence[int] | None = None,
         pattern: str = GPT2_PATTERN,
     ) -> None:
-        self.byte_ids = list(range(256)) if byte_ids is None else list(byte_ids)
-        if len(set(self.byte_ids)) != 256:
+        check_type("merges", merges, Mapping, "a dict (left_id, right_id) -> new_id")
+        special_tokens = {} if special_tokens is None else special_tokens
+        check_type("special_tokens", special_tokens, Mapping, "a dict token -> id, or None")
+        check_type("pattern", pattern, str, "a regular expression (str)")
+        if byte_ids is None:
+            byte_ids = range(256)
+        elif isinstance(byte_ids, (str, bytes)) or not isinstance(byte_ids, Iterable):
+            raise TypeError(f"byte_ids must be a list of 256 ids, got {describe(byte_ids)}")
+        self.byte_ids = [check_int(f"byte_ids[{b}]", i, minimum=0) for b, i in enumerate(byte_ids)]
+        if len(set(self.byte_ids)) != 256 or len(self.byte_ids) != 256:
             raise ValueError(f"byte_ids must be 256 distinct ids, got {len(self.byte_ids)} ids")
         self.vocab = {i: bytes([b]) for b, i in enumerate(self.byte_ids)}
-        self.merges, last = dict(merges), -1
-        for (a, b), new_id in self.merges.items():
+        self.merges, last = {}, -1
+        for pair, new_id in merges.items():
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise TypeError(f"a merge must be (left_id, right_id) -> new_id, got {pair!r}")
+            a, b = (check_int("a merge's id", i, minimum=0) for i in pair)
+            new_id = check_int(f"the new id of merge ({a}, {b})", new_id, minimum=0)
             if a not in self.vocab or b not in self.vocab:
                 raise ValueError(f"merge ({a}, {b}) -> {new_id} uses an id not defined before it")
             if new_id in self.vocab or new_id < last:
                 raise ValueError(f"merge ({a}, {b}) -> {new_id}: new ids must be new and rising")
+            self.merges[(a, b)] = new_id
             self.vocab[new_id], last = self.vocab[a] + self.vocab[b], new_id
-        self.special_tokens = dict(special_tokens or {})
-        for token, token_id in self.special_tokens.items():
+        _check_specials(list(special_tokens))
+        self.special_tokens = {}
+        for token, token_id in special_tokens.items():
+            token_id = check_int(f"the id of special token {token!r}", token_id, minimum=0)
             if token_id in self.vocab:
                 raise ValueError(f"special token {token!r} reuses id {token_id}")
-            self.vocab[token_id] = token.encode("utf-8")
+            self.vocab[token_id], self.special_tokens[token] = token.encode("utf-8"), token_id
+        try:
+            self._chunk_re = regex.compile(pattern)
+        except regex.error as err:
+            raise ValueError(
+                f"pattern {pattern!r} is not a valid regular expression: {err}"
+            ) from None
         self.pattern = pattern
-        self._chunk_re = regex.compile(pattern)
         self._cache: dict[str, list[int]] = {}  # chunk -> ids: words repeat a lot
+
+    @property
+    def special_tokens_set(self) -> set[str]:
+        """The special tokens, as tiktoken's ``Encoding.special_tokens_set``."""
+        return set(self.special_tokens)
 
     @classmethod
     def train(
         cls,
         text: str,
         vocab_size: int,
-        special_tokens: Sequence[str] = ("<|endoftext|>",),
+        special_tokens: Sequence[str] = (END_OF_TEXT,),
         verbose: bool = False,
         method: Literal["fast", "naive"] = "fast",
     ) -> BPETokenizer:
@@ -289,32 +431,36 @@ class BPETokenizer:
         after the last merge. Each merge takes the most frequent adjacent pair within GPT-2's
         chunks (a tie goes to the smallest pair of ids). If the text runs out of pairs, training
         stops early with a warning. ``method="naive"``: recount after each merge (slow, same).
+        Special tokens in ``text`` separate documents and are not trained on.
         """
-        if isinstance(special_tokens, str):
-            raise TypeError(f"special_tokens must be a list of strings, e.g. [{special_tokens!r}]")
-        minimum = 256 + len(set(special_tokens))
-        if not isinstance(vocab_size, Integral) or vocab_size < minimum:
+        check_type("text", text, str, "a str")
+        special_tokens = _check_specials(special_tokens)
+        minimum = 256 + len(special_tokens)
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, Integral):
+            raise TypeError(f"vocab_size must be an int, got {describe(vocab_size)}")
+        if vocab_size < minimum:
             raise ValueError(
                 f"vocab_size must be an int >= {minimum} (256 bytes + {minimum - 256} special "
                 f"tokens), got {vocab_size!r}"
             )
+        check_bool("verbose", verbose)
         if method not in ("fast", "naive"):
             raise ValueError(f"method must be 'fast' or 'naive', got {method!r}")
         chunk_re, chunks = regex.compile(GPT2_PATTERN), Counter()
-        for part, special in _split_specials(text, special_tokens):
+        for part, special in _split_specials(_utf8_safe(text), special_tokens):
             if not special:  # special tokens are not trained on
                 chunks.update(chunk_re.findall(part))
         words = [list(chunk.encode("utf-8")) for chunk in chunks]  # each distinct chunk once...
         freqs = list(chunks.values())  # ...with its count
         learn = _learn_merges_fast if method == "fast" else _learn_merges_naive
-        pairs = learn(words, freqs, vocab_size - minimum)
+        pairs = learn(words, freqs, int(vocab_size) - minimum)
         if len(pairs) < vocab_size - minimum:
             warnings.warn(
                 f"text ran out of pairs after {len(pairs)} merges: the vocabulary has "
                 f"{minimum + len(pairs)} tokens, not vocab_size={vocab_size}",
                 stacklevel=2,
             )
-        specials = {t: 256 + len(pairs) + k for k, t in enumerate(dict.fromkeys(special_tokens))}
+        specials = {t: 256 + len(pairs) + k for k, t in enumerate(special_tokens)}
         tok = cls({pair: 256 + k for k, pair in enumerate(pairs)}, specials)
         if verbose:
             for k, (pair, new_id) in enumerate(tok.merges.items()):
@@ -323,7 +469,7 @@ class BPETokenizer:
 
     @classmethod
     def from_tiktoken_ranks(
-        cls, ranks: dict[bytes, int], special_tokens: dict[str, int] | None = None
+        cls, ranks: Mapping[bytes, int], special_tokens: Mapping[str, int] | None = None
     ) -> BPETokenizer:
         """Rebuild the merges behind tiktoken ``ranks`` (token bytes -> rank, which is the id).
 
@@ -331,6 +477,10 @@ class BPETokenizer:
         on its bytes with only the ranks below r stops at exactly those two parts.
         ``special_tokens`` defaults to GPT-2's ``{"<|endoftext|>": 50256}``.
         """
+        check_type("ranks", ranks, Mapping, "a dict token bytes -> rank")
+        for token, rank in ranks.items():
+            check_type("a token of ranks", token, bytes, "bytes")
+            check_int(f"the rank of {token!r}", rank, minimum=0)
         missing = [b for b in range(256) if bytes([b]) not in ranks]
         if missing:
             raise ValueError(f"ranks must contain all 256 single bytes; missing {missing[:5]}...")
@@ -342,35 +492,44 @@ class BPETokenizer:
                     raise ValueError(f"token {token!r} (rank {rank}) is not a merge of two tokens")
                 merges[(ranks[parts[0]], ranks[parts[1]])] = rank
         if special_tokens is None:
-            special_tokens = {"<|endoftext|>": 50256}
+            special_tokens = {END_OF_TEXT: 50256}
         return cls(merges, special_tokens, byte_ids=[ranks[bytes([b])] for b in range(256)])
 
-    def encode(
-        self, text: str, allowed_special: Literal["all", "none"] | set[str] = "all"
-    ) -> list[int]:
-        """Token ids of ``text``.
-
-        Special tokens in ``allowed_special`` ("all", "none" or a set) become their one id;
-        other ``<|...|>`` text is encoded like ordinary text.
-        """
-        known = set(self.special_tokens)
-        if allowed_special == "all" or allowed_special == "none":
-            allowed = known if allowed_special == "all" else set()
-        else:
-            allowed = set(allowed_special)
-        if not known.issuperset(allowed):
-            raise ValueError(
-                f"allowed_special has {sorted(set(allowed) - known)}, which are not special "
-                f"tokens of this tokenizer ({sorted(known)})"
-            )
-        ids: list[int] = []
-        for part, special in _split_specials(text, allowed):
+    def _pieces(
+        self, text: str, allowed_special: Allowed, disallowed_special: Disallowed
+    ) -> Iterable[list[int]]:
+        """Per chunk, its byte ids; an allowed special token is one chunk of its own id."""
+        allowed = _special_policy(
+            text, self.special_tokens.keys(), allowed_special, disallowed_special
+        )
+        for part, special in _split_specials(_utf8_safe(text), allowed):
             if special:
-                ids.append(self.special_tokens[part])
+                yield [self.special_tokens[part]]
             else:
-                for chunk in self._chunk_re.findall(part):
-                    ids.extend(self._encode_chunk(chunk))
+                yield from self._chunk_re.findall(part)
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Allowed = frozenset(),
+        disallowed_special: Disallowed = "all",
+    ) -> list[int]:
+        """Token ids of ``text``, with tiktoken's arguments and policy.
+
+        A special token in the text raises a ``ValueError`` unless it is in ``allowed_special``
+        ("all" or a set), which encodes it as its one id; a token not in ``disallowed_special``
+        ("all" or a collection; ``()`` for none) is encoded as plain text. Lone surrogates
+        become U+FFFD, as in tiktoken.
+        """
+        ids: list[int] = []
+        for piece in self._pieces(text, allowed_special, disallowed_special):
+            ids.extend(piece if isinstance(piece, list) else self._encode_chunk(piece))
         return ids
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Token ids of ``text`` with special-token text read as plain text (as tiktoken's)."""
+        return self.encode(text, disallowed_special=())
 
     def _encode_chunk(self, chunk: str) -> list[int]:
         """Bytes of one chunk, then merge the lowest-rank pair until no pair has a merge."""
@@ -387,28 +546,32 @@ class BPETokenizer:
         return ids
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
-        """The bytes of the tokens ``ids``, concatenated."""
+        """The bytes of the tokens ``ids`` (a list or a 1-D tensor), concatenated."""
         return b"".join(_lookup(self.vocab, ids, f"vocabulary size {len(self)}"))
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of ``ids``; bytes that are not valid UTF-8 become U+FFFD (�)."""
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
 
-    def merge_trace(self, text: str, n_merges: int) -> list[tuple[str, list[str]]]:
+    def merge_trace(
+        self,
+        text: str,
+        n_merges: int,
+        *,
+        allowed_special: Allowed = frozenset(),
+        disallowed_special: Disallowed = "all",
+    ) -> list[tuple[str, list[str]]]:
         """How encoding ``text`` proceeds: its pieces after 0, 1, ..., ``n_merges`` merges.
 
         Step 0 is ``("bytes", pieces)``; step k is the k-th merge the encoder applies to this
-        text, labelled like ``"'t' + 'h' → 'th'"``. Stops early when no merge applies.
+        text, labelled like ``"'t' + 'h' → 'th'"``. Stops early when no merge applies. Special
+        tokens follow the policy of ``encode``.
         """
-        if not isinstance(n_merges, Integral) or n_merges < 0:
-            raise ValueError(f"n_merges must be an int >= 0, got {n_merges!r}")
-        chunks = []  # one list of ids per chunk: merges never cross chunks
-        for part, special in _split_specials(text, self.special_tokens):
-            if special:
-                chunks.append([self.special_tokens[part]])
-            else:
-                for chunk in self._chunk_re.findall(part):
-                    chunks.append([self.byte_ids[b] for b in chunk.encode("utf-8")])
+        n_merges = check_int("n_merges", n_merges, minimum=0)
+        chunks = [  # one list of ids per chunk: merges never cross chunks
+            piece if isinstance(piece, list) else [self.byte_ids[b] for b in piece.encode()]
+            for piece in self._pieces(text, allowed_special, disallowed_special)
+        ]
 
         def pieces() -> list[str]:
             return [_show(self.vocab[i]) for ids in chunks for i in ids]
@@ -430,6 +593,7 @@ class BPETokenizer:
 
     def save(self, path: str | Path) -> None:
         """Write the tokenizer as JSON (format ``llmcourse-bpe``, version 1)."""
+        path = check_type("path", path, (str, Path), "a file path (str or Path)")
         merges = [[a, b, new_id] for (a, b), new_id in self.merges.items()]
         data = {
             "format": FORMAT,
@@ -443,16 +607,39 @@ class BPETokenizer:
 
     @classmethod
     def load(cls, path: str | Path) -> BPETokenizer:
-        """Read a file written by ``save``."""
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        """Read a file written by ``save``; a damaged file is a ``ValueError`` naming it."""
+        path = Path(check_type("path", path, (str, Path), "a file path (str or Path)"))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a tokenizer file: it is not UTF-8 text") from None
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"{path} is not valid JSON ({err}); the file may be truncated: save it again"
+            ) from None
         got = (data.get("format"), data.get("version")) if isinstance(data, dict) else (None, None)
         if got != (FORMAT, VERSION):
             raise ValueError(
                 f"{path} has format {got[0]!r} version {got[1]!r}; expected {FORMAT!r} "
                 f"version {VERSION}"
             )
-        merges = {(a, b): new_id for a, b, new_id in data["merges"]}
-        return cls(merges, data["special_tokens"], data["byte_ids"], data["pattern"])
+        missing = [k for k in ("pattern", "byte_ids", "merges", "special_tokens") if k not in data]
+        if missing:
+            raise ValueError(f"{path} is incomplete: it has no {missing[0]!r} field")
+        try:
+            if not isinstance(data["merges"], list):
+                raise TypeError(f"'merges' must be a list, got {describe(data['merges'])}")
+            merges: dict[Pair, int] = {}
+            for entry in data["merges"]:
+                if not isinstance(entry, list) or len(entry) != 3:
+                    raise ValueError(f"a merge must be [left_id, right_id, new_id], got {entry!r}")
+                a, b, new_id = entry
+                if (a, b) in merges:
+                    raise ValueError(f"merge ({a}, {b}) appears twice")
+                merges[(a, b)] = new_id
+            return cls(merges, data["special_tokens"], data["byte_ids"], data["pattern"])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path} holds a damaged tokenizer: {err}") from None
 
     def __len__(self) -> int:
         return len(self.vocab)
@@ -475,14 +662,25 @@ def _byte_pair_parts(token: bytes, ranks: dict[bytes, int], max_rank: int) -> li
 
 def load_tiktoken_ranks(path: str | Path) -> dict[bytes, int]:
     """Read a ``.tiktoken`` file: one ``base64(token bytes) rank`` per line."""
-    lines = Path(path).read_text(encoding="ascii").split("\n")
-    return {base64.b64decode(tok): int(rank) for tok, rank in (ln.split() for ln in lines if ln)}
+    path = Path(check_type("path", path, (str, Path), "a file path (str or Path)"))
+    ranks = {}
+    try:
+        lines = path.read_text(encoding="ascii").split("\n")
+        for number, line in enumerate(lines, start=1):
+            if line:
+                token, rank = line.split()
+                ranks[base64.b64decode(token, validate=True)] = int(rank)
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError(
+            f"{path} line {number} is not 'base64-token rank': not a .tiktoken file"
+        ) from None
+    return ranks
 
 
 def gpt2_bpe() -> BPETokenizer:
     """Our ``BPETokenizer`` with GPT-2's merges and ids (from the asset ``gpt2.tiktoken``)."""
     ranks = load_tiktoken_ranks(assets.fetch("gpt2.tiktoken"))
-    return BPETokenizer.from_tiktoken_ranks(ranks, {"<|endoftext|>": 50256})
+    return BPETokenizer.from_tiktoken_ranks(ranks, {END_OF_TEXT: 50256})
 
 
 def gpt2_tokenizer() -> tiktoken.Encoding:
@@ -491,20 +689,114 @@ def gpt2_tokenizer() -> tiktoken.Encoding:
     return tiktoken.get_encoding("gpt2")
 
 
-def token_pieces(tokenizer: object, text: str) -> list[tuple[str, int]]:
-    """``(display string, id)`` of each token of ``text``.
+# ----------------------------------------------------------------------------- text <-> ids
+Tokenizer = SimpleTokenizer | BPETokenizer | tiktoken.Encoding
+_KINDS = "a SimpleTokenizer, BPETokenizer or tiktoken.Encoding"
+
+
+def _tokenizer(tokenizer: Any) -> Tokenizer:
+    """``tokenizer``, GPT-2's when it is None; anything else is a TypeError."""
+    if tokenizer is None:
+        return gpt2_tokenizer()
+    return check_type(
+        "tokenizer",
+        tokenizer,
+        (SimpleTokenizer, BPETokenizer, tiktoken.Encoding),
+        f"{_KINDS} (None: GPT-2's)",
+    )
+
+
+def encode(
+    text: str,
+    tokenizer: Tokenizer | None = None,
+    *,
+    allowed_special: Allowed = frozenset(),
+    disallowed_special: Disallowed = "all",
+) -> list[int]:
+    """Token ids of ``text`` with any course tokenizer (GPT-2's by default), one policy for all:
+    a special token in the text raises unless ``allowed_special`` names it (tiktoken's rule).
+
+    >>> encode("the end<|endoftext|>", allowed_special={"<|endoftext|>"})
+    [1169, 886, 50256]
+    """
+    tokenizer = _tokenizer(tokenizer)
+    if isinstance(tokenizer, tiktoken.Encoding):
+        allowed = _special_policy(
+            text, tokenizer.special_tokens_set, allowed_special, disallowed_special
+        )
+        return tokenizer.encode(text, allowed_special=allowed, disallowed_special=())
+    return tokenizer.encode(
+        text, allowed_special=allowed_special, disallowed_special=disallowed_special
+    )
+
+
+def decode(ids: Iterable[int] | torch.Tensor, tokenizer: Tokenizer | None = None) -> str:
+    """The text of ``ids`` (a list or a 1-D tensor); every id is type- and range-checked."""
+    tokenizer = _tokenizer(tokenizer)
+    if isinstance(tokenizer, tiktoken.Encoding):
+        if isinstance(ids, torch.Tensor) and ids.dim() != 1:
+            raise ValueError(f"ids must be one sequence of token ids, got shape {tuple(ids.shape)}")
+        ids = check_ids("ids", ids, tokenizer.n_vocab)
+        return tokenizer.decode(ids.tolist() if isinstance(ids, torch.Tensor) else ids)
+    return tokenizer.decode(ids)
+
+
+def text_to_ids(
+    text: str,
+    tokenizer: Tokenizer | None = None,
+    *,
+    allowed_special: Allowed = frozenset(),
+    disallowed_special: Disallowed = "all",
+) -> torch.Tensor:
+    """``text`` as a ``(1, tokens)`` int64 batch of ids for a model (chapter 6); see ``encode``."""
+    ids = encode(
+        text, tokenizer, allowed_special=allowed_special, disallowed_special=disallowed_special
+    )
+    return torch.tensor(ids, dtype=torch.long).unsqueeze(0)
+
+
+def ids_to_text(ids: torch.Tensor | Sequence[int], tokenizer: Tokenizer | None = None) -> str:
+    """The text of ``ids``: ``(1, tokens)``, ``(tokens,)`` or a list (chapter 6)."""
+    if isinstance(ids, torch.Tensor) and ids.dim() == 2:
+        if ids.shape[0] != 1:
+            raise ValueError(f"ids_to_text decodes one sequence, got a batch of {ids.shape[0]}")
+        ids = ids[0]
+    return decode(ids, tokenizer)
+
+
+def end_of_text_id(tokenizer: Tokenizer | None = None) -> int:
+    """The id of ``<|endoftext|>`` in ``tokenizer`` (GPT-2's: 50256), or a ``ValueError`` when
+    it has no such special token. Chapter 7 pads and stops with it, for any tokenizer."""
+    tokenizer = _tokenizer(tokenizer)
+    if isinstance(tokenizer, tiktoken.Encoding):
+        if END_OF_TEXT in tokenizer.special_tokens_set:
+            return tokenizer.encode_single_token(END_OF_TEXT)
+        specials = sorted(tokenizer.special_tokens_set)
+    elif isinstance(tokenizer, BPETokenizer):
+        if END_OF_TEXT in tokenizer.special_tokens:
+            return tokenizer.special_tokens[END_OF_TEXT]
+        specials = sorted(tokenizer.special_tokens)
+    else:
+        if END_OF_TEXT in tokenizer.vocab:
+            return tokenizer.vocab[END_OF_TEXT]
+        specials = tokenizer.specials
+    raise ValueError(
+        f"this {type(tokenizer).__name__} has no {END_OF_TEXT!r} special token (its special "
+        f"tokens: {specials}); train it with special_tokens=[{END_OF_TEXT!r}]"
+    )
+
+
+def token_pieces(tokenizer: Tokenizer, text: str) -> list[tuple[str, int]]:
+    """``(display string, id)`` of each token of ``text``; special tokens show as themselves.
 
     Works for ``SimpleTokenizer``, ``BPETokenizer`` and ``tiktoken.Encoding``. A BPE token that
     holds only part of a multi-byte character shows its bytes escaped, like ``\\xe4``.
     """
+    if tokenizer is None:
+        raise TypeError(f"tokenizer must be {_KINDS}, got None")
+    ids = encode(text, tokenizer, allowed_special="all")
     if isinstance(tokenizer, SimpleTokenizer):
-        return [(tokenizer.id_to_token[i], i) for i in tokenizer.encode(text)]
+        return [(tokenizer.id_to_token[i], i) for i in ids]
     if isinstance(tokenizer, BPETokenizer):
-        return [(_show(tokenizer.vocab[i]), i) for i in tokenizer.encode(text)]
-    if isinstance(tokenizer, tiktoken.Encoding):
-        ids = tokenizer.encode(text, allowed_special="all")
-        return [(_show(tokenizer.decode_single_token_bytes(i)), i) for i in ids]
-    raise TypeError(
-        "tokenizer must be a SimpleTokenizer, BPETokenizer or tiktoken.Encoding, "
-        f"got {type(tokenizer).__name__}"
-    )
+        return [(_show(tokenizer.vocab[i]), i) for i in ids]
+    return [(_show(tokenizer.decode_single_token_bytes(i)), i) for i in ids]

@@ -1,12 +1,11 @@
-"""Pretraining: the loss, the training loop and checkpoints (chapter 6, Pretraining).
+"""Pretraining: the training loop (chapter 6, Pretraining).
 
-- ``batch_loss``: mean cross-entropy of a batch's next-token predictions; ``perplexity = e^loss``.
-- ``evaluate_loss``: the mean loss over a loader (optionally its first ``max_batches`` batches).
-- ``lr_at``: linear warm-up, then cosine decay to ``min_lr``.
-- ``make_optimizer``: AdamW with weight decay only on matrices (not on biases, norms).
-- ``train``: the loop — clipping, periodic evaluation, samples, a progress bar, checkpoints, a
-  loss history; it resumes exactly where a saved checkpoint stopped, and runs unchanged under
-  ``torchrun`` (one process per device, gradients averaged by ``DistributedDataParallel``).
+``train`` runs the loop — the learning-rate schedule, clipping, periodic evaluation, samples, a
+progress bar, checkpoints and a loss history; it resumes exactly where a saved checkpoint
+stopped, and runs unchanged under ``torchrun``. ``TrainConfig`` holds its settings; the defaults
+are chapter 6's plain loop. Its parts live in their own modules and are importable from here:
+the loss (``llmcourse.loss``), the optimizer and schedule (``llmcourse.optim``), checkpoints
+(``llmcourse.checkpoint``) and process groups (``llmcourse.runtime``).
 
 Run ``python -m llmcourse.pretrain --help`` for the command that trains the course model.
 """
@@ -17,166 +16,67 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Subset
 
+from llmcourse.checkpoint import (
+    Batches,
+    load_checkpoint,
+    prepare_checkpoint_dir,
+    read_checkpoint,
+    save_checkpoint,
+)
 from llmcourse.generate import generate, ids_to_text, text_to_ids
+from llmcourse.loss import IGNORE_INDEX, batch_loss, evaluate_loss, perplexity
 from llmcourse.model import GPTModel
-from llmcourse.runtime import progress_bar
+from llmcourse.optim import check_betas, lr_at, make_optimizer
+from llmcourse.runtime import (
+    distributed_loader,
+    is_distributed,
+    is_main_process,
+    progress_bar,
+    world_size,
+)
+from llmcourse.validate import check_bool, check_float, check_int, check_type, describe
 
 __all__ = [
+    "IGNORE_INDEX",
     "History",
     "TrainConfig",
     "batch_loss",
     "evaluate_loss",
-    "is_main_process",
     "load_checkpoint",
     "lr_at",
     "make_optimizer",
     "perplexity",
     "save_checkpoint",
-    "setup_distributed",
     "train",
 ]
 
-IGNORE_INDEX = -100  # targets with this value count for nothing (F.cross_entropy's default)
-STATE_FILE = "train_state.pt"
-MODEL_FILE = "model.safetensors"
-
-
-# ----------------------------------------------------------------------------- loss
-def batch_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of the next-token predictions of a batch (a 0-d tensor).
-
-    ``inputs`` and ``targets`` are ``(batch, tokens)`` ids; the logits ``(batch, tokens, vocab)``
-    are flattened to ``(batch * tokens, vocab)`` so every position counts once. Targets equal to
-    ``-100`` are ignored (fine-tuning uses them to mask tokens). When a ``GPTModel`` has such
-    targets, only the other positions go through its output head: the same loss, computed
-    faster (``GPTModel.forward``'s ``select``).
-    """
-    if inputs.shape != targets.shape:
-        raise ValueError(
-            f"inputs {tuple(inputs.shape)} and targets {tuple(targets.shape)} must have the "
-            "same shape (batch, tokens)"
-        )
-    device = next(model.parameters()).device
-    inputs, targets = inputs.to(device), targets.to(device)
-    keep = targets != IGNORE_INDEX
-    if isinstance(_unwrap(model), GPTModel) and not bool(keep.all()):
-        logits = model(inputs, select=keep)
-        return F.cross_entropy(logits.float(), targets[keep])
-    logits = model(inputs)
-    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
-
-
-def perplexity(loss: float | torch.Tensor) -> float:
-    """``exp(loss)``: the number of equally likely tokens that would give the same loss."""
-    return math.exp(loss.item() if isinstance(loss, torch.Tensor) else float(loss))
-
-
-@torch.no_grad()
-def evaluate_loss(model: nn.Module, loader: DataLoader, max_batches: int | None = None) -> float:
-    """Mean of ``batch_loss`` over ``loader`` (its first ``max_batches`` batches if given).
-
-    The model runs in eval mode (no dropout) and is put back in its mode afterwards.
-    """
-    if max_batches is not None and (not isinstance(max_batches, int) or max_batches < 1):
-        raise ValueError(f"max_batches must be an int >= 1 or None, got {max_batches!r}")
-    if len(loader) == 0:
-        raise ValueError("the loader yields no batches: nothing to evaluate")
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    try:
-        for i, (inputs, targets) in enumerate(loader):
-            if max_batches is not None and i >= max_batches:
-                break
-            total += batch_loss(model, inputs, targets).item()
-            count += 1
-    finally:
-        model.train(was_training)
-    return total / count
-
-
-# ----------------------------------------------------------------------------- schedule, optimizer
-def lr_at(
-    step: int, max_lr: float, warmup_steps: int, total_steps: int, min_lr: float = 0.0
-) -> float:
-    """Learning rate at ``step`` (0-based): linear warm-up to ``max_lr`` over ``warmup_steps``
-    steps, then a cosine from ``max_lr`` down to ``min_lr`` at ``total_steps``."""
-    if step < warmup_steps:
-        return max_lr * (step + 1) / warmup_steps
-    if step >= total_steps:
-        return min_lr
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return min_lr + 0.5 * (max_lr - min_lr) * (1.0 + math.cos(math.pi * progress))
-
-
-def make_optimizer(
-    model: nn.Module, lr: float, weight_decay: float = 0.1, betas: tuple[float, float] = (0.9, 0.95)
-) -> torch.optim.AdamW:
-    """AdamW with decoupled weight decay on matrices only.
-
-    Weight decay pulls weights towards 0; on biases and layer-norm scales it only hurts, so
-    parameters with fewer than 2 dimensions form a second group with ``weight_decay=0``.
-    """
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    groups = [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas)
-
-
-# ----------------------------------------------------------------------------- distributed
-def setup_distributed() -> bool:
-    """Join the process group when started by ``torchrun``; True when running distributed.
-
-    ``torchrun`` sets ``WORLD_SIZE``, ``RANK`` and ``MASTER_ADDR``; the backend is ``nccl`` on
-    CUDA and ``gloo`` on CPU. Without ``torchrun`` this does nothing and returns False.
-    """
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size() > 1
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return False
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend)
-    return True
-
-
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def is_main_process() -> bool:
-    """True on rank 0 (and when not distributed): the process that logs and saves."""
-    return not _distributed() or dist.get_rank() == 0
-
 
 # ----------------------------------------------------------------------------- config, history
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """How to train. Steps are optimizer updates; one step sees ``grad_accum_steps`` batches."""
+    """How to train. Steps are optimizer updates; one step sees ``grad_accum_steps`` batches.
+
+    The defaults are chapter 6's plain loop: AdamW (weight decay 0.1, betas (0.9, 0.95)) at a
+    constant learning rate, no warm-up, no clipping. ``min_lr=None`` means ``lr`` (no decay).
+    """
 
     max_steps: int = 1000
     lr: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_steps: int = 100
+    min_lr: float | None = None
+    warmup_steps: int = 0
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.95)
-    grad_clip: float | None = 1.0
+    grad_clip: float | None = None
     grad_accum_steps: int = 1
     eval_every: int = 100
     eval_batches: int | None = 20
@@ -184,32 +84,52 @@ class TrainConfig:
     sample_prompt: str = "Call me Ishmael."
     sample_tokens: int = 30
     checkpoint_every: int | None = None
-    checkpoint_dir: str | Path | None = None
+    checkpoint_dir: str | os.PathLike | None = None
     bf16: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("max_steps", "eval_every", "grad_accum_steps"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"TrainConfig.{name} must be an int >= 1, got {value!r}")
-        if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-            raise ValueError(
-                f"TrainConfig.warmup_steps must be an int >= 0, got {self.warmup_steps!r}"
-            )
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        for name in ("max_steps", "eval_every", "grad_accum_steps", "sample_tokens"):
+            put(name, check_int(f"TrainConfig.{name}", getattr(self, name), minimum=1))
+        put("warmup_steps", check_int("TrainConfig.warmup_steps", self.warmup_steps, minimum=0))
         for name in ("sample_every", "checkpoint_every", "eval_batches"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"TrainConfig.{name} must be an int >= 1 or None, got {value!r}")
-        if not self.lr > 0 or not 0 <= self.min_lr <= self.lr:
-            raise ValueError(
-                f"TrainConfig needs lr > 0 and 0 <= min_lr <= lr, got lr={self.lr}, "
-                f"min_lr={self.min_lr}"
+            put(name, check_int(f"TrainConfig.{name}", getattr(self, name), 1, none_ok=True))
+        put("lr", check_float("TrainConfig.lr", self.lr, minimum=0.0, exclusive_min=True))
+        if self.min_lr is not None:
+            put("min_lr", check_float("TrainConfig.min_lr (<= lr)", self.min_lr, 0.0, self.lr))
+        put("weight_decay", check_float("TrainConfig.weight_decay", self.weight_decay, 0.0))
+        put("betas", check_betas(self.betas))
+        if self.grad_clip is not None:
+            put(
+                "grad_clip",
+                check_float("TrainConfig.grad_clip", self.grad_clip, 0.0, None, exclusive_min=True),
             )
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"TrainConfig.grad_clip must be > 0 or None, got {self.grad_clip}")
+        check_type("TrainConfig.sample_prompt", self.sample_prompt, str, "a str")
+        if self.checkpoint_dir is not None:
+            check_type(
+                "TrainConfig.checkpoint_dir",
+                self.checkpoint_dir,
+                (str, os.PathLike),
+                "a folder path (str or Path) or None",
+            )
+        check_bool("TrainConfig.bf16", self.bf16)
+        check_bool("TrainConfig.progress", self.progress)
         if self.checkpoint_every is not None and self.checkpoint_dir is None:
             raise ValueError("TrainConfig.checkpoint_every needs a checkpoint_dir to save into")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting, as JSON can store it (e.g. for a model card)."""
+        data = asdict(self)
+        data["betas"] = list(self.betas)
+        if self.checkpoint_dir is not None:
+            data["checkpoint_dir"] = str(self.checkpoint_dir)
+        return data
+
+
+_PER_EVAL = ("step", "tokens_seen", "lr", "train_loss", "val_loss")
 
 
 @dataclass
@@ -230,65 +150,17 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
+    def from_dict(cls, data: Mapping[str, Any]) -> History:
+        check_type("data", data, Mapping, "a dict made by History.to_dict")
         names = {f.name for f in fields(cls)}
         history = cls(**{k: v for k, v in data.items() if k in names})
+        per_eval = [getattr(history, n) for n in _PER_EVAL]
+        if not all(isinstance(v, list) for v in [*per_eval, history.samples]) or (
+            len({len(v) for v in per_eval}) > 1
+        ):
+            raise ValueError(f"History.from_dict needs lists, {_PER_EVAL} of one length")
         history.samples = [(int(s), str(t)) for s, t in history.samples]
         return history
-
-
-# ----------------------------------------------------------------------------- checkpoints
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
-def save_checkpoint(
-    directory: str | Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    step: int,
-    history: History | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``model.safetensors`` (the weights, fp32) and ``train_state.pt`` (optimizer, step,
-    random-generator states, history) into ``directory``, each atomically; returns it."""
-    from llmcourse.weights import save_model
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    save_model(_unwrap(model), directory / MODEL_FILE)
-    state = {
-        "step": step,
-        "optimizer": optimizer.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-        "history": (history or History()).to_dict(),
-        "extra": extra or {},
-    }
-    tmp = directory / (STATE_FILE + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, directory / STATE_FILE)
-    return directory
-
-
-def load_checkpoint(
-    directory: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
-) -> dict[str, Any]:
-    """Load a checkpoint written by ``save_checkpoint`` into ``model`` (and ``optimizer``).
-
-    Returns the saved state (``step``, ``history``, ``extra``, ...). The weights must have the
-    model's shapes; the state is read with ``torch.load(weights_only=True)``.
-    """
-    from llmcourse.weights import load_state_into
-
-    directory = Path(directory)
-    for name in (MODEL_FILE, STATE_FILE):
-        if not (directory / name).is_file():
-            raise FileNotFoundError(f"{directory} is not a training checkpoint: no {name} in it")
-    load_state_into(_unwrap(model), directory / MODEL_FILE)
-    state = torch.load(directory / STATE_FILE, map_location="cpu", weights_only=True)
-    if optimizer is not None:
-        optimizer.load_state_dict(state["optimizer"])
-    return state
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -306,70 +178,16 @@ def _train_estimate_loader(loader: DataLoader, n_batches: int | None) -> DataLoa
     )
 
 
-def _distributed_loader(loader: DataLoader, seed: int) -> DataLoader:
-    """The same loader, each process reading its own share of every epoch."""
-    if isinstance(loader.sampler, DistributedSampler):
-        return loader
-    sampler = DistributedSampler(
-        loader.dataset, shuffle=loader.generator is not None, seed=seed, drop_last=True
-    )
-    return DataLoader(
-        loader.dataset,
-        batch_size=loader.batch_size,
-        sampler=sampler,
-        drop_last=loader.drop_last,
-        collate_fn=loader.collate_fn,
-    )
-
-
-class _Batches:
-    """Endless batches from a loader, epoch after epoch, that can restart at any position.
-
-    The loader's shuffling generator state is kept at every epoch's start, so a checkpoint can
-    replay the same order and skip the batches already used.
-    """
-
-    def __init__(self, loader: DataLoader) -> None:
-        if len(loader) == 0:
-            raise ValueError("the training loader yields no batches")
-        self.loader = loader
-        self.epoch, self.position = 0, 0
-        self.epoch_state: torch.Tensor | None = None
-        self._it: Iterator | None = None
-
-    def _start_epoch(self) -> None:
-        sampler = self.loader.sampler
-        if isinstance(sampler, DistributedSampler):
-            sampler.set_epoch(self.epoch)
-        elif self.loader.generator is not None:
-            if self.epoch_state is None:
-                self.epoch_state = self.loader.generator.get_state()
-            else:
-                self.loader.generator.set_state(self.epoch_state)
-        self._it = iter(self.loader)
-        for _ in range(self.position):  # replaying a resumed epoch
-            next(self._it)
-
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._it is None:
-            self._start_epoch()
-        try:
-            batch = next(self._it)
-        except StopIteration:
-            self.epoch, self.position = self.epoch + 1, 0
-            self.epoch_state = None
-            self._start_epoch()
-            batch = next(self._it)
-        self.position += 1
-        return batch
-
-    def state(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "position": self.position, "epoch_state": self.epoch_state}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.epoch, self.position = state["epoch"], state["position"]
-        self.epoch_state = state["epoch_state"]
-        self._it = None
+def _check_loader(name: str, loader: Any) -> DataLoader:
+    check_type(name, loader, DataLoader, "a DataLoader of (inputs, targets) batches")
+    if loader.batch_size is None:
+        raise ValueError(f"{name} must be built with a batch_size (not a custom batch_sampler)")
+    if len(loader) == 0:
+        raise ValueError(
+            f"{name} yields no batches (its dataset has {len(loader.dataset)} items): give it "
+            "more data or a smaller batch_size" + (", or pass None" if name == "val_loader" else "")
+        )
+    return loader
 
 
 def _sample_text(model: nn.Module, tokenizer: Any, prompt: str, n_tokens: int) -> str:
@@ -383,7 +201,7 @@ def train(
     val_loader: DataLoader | None,
     cfg: TrainConfig,
     tokenizer: Any | None = None,
-    resume: str | Path | None = None,
+    resume: str | os.PathLike | None = None,
     on_eval: Callable[[History], None] | None = None,
 ) -> History:
     """Train ``model`` for ``cfg.max_steps`` optimizer steps; returns the ``History``.
@@ -395,37 +213,62 @@ def train(
     a loss plot). ``resume`` is a checkpoint directory to continue from: the model, optimizer,
     learning-rate schedule, data order and random state continue as if never stopped.
 
+    Everything is checked before the first step (the loaders, the checkpoint folder, the saved
+    state against the loader). A loss that stops being finite raises ``FloatingPointError``
+    naming the step. Whatever stops the run, the error carries what was measured until then as
+    ``error.history``. The model trains in training mode and is left in eval mode.
+
     Under ``torchrun`` each process trains on its own share of the data and only rank 0 logs,
     samples and saves. With ``cfg.bf16`` the forward pass runs under bfloat16 autocast.
     """
-    if not isinstance(cfg, TrainConfig):
-        raise TypeError(f"train needs a TrainConfig, got {type(cfg).__name__}")
+    check_type("model", model, nn.Module, "a torch.nn.Module")
+    check_type("cfg", cfg, TrainConfig, "a TrainConfig")
+    _check_loader("train_loader", train_loader)
+    if val_loader is not None:
+        _check_loader("val_loader", val_loader)
     if cfg.sample_every is not None and tokenizer is None:
         raise ValueError("TrainConfig.sample_every needs a tokenizer to decode the samples")
+    if on_eval is not None and not callable(on_eval):
+        raise TypeError(
+            f"on_eval must be a function of the History or None, got {describe(on_eval)}"
+        )
+    if cfg.checkpoint_dir is not None or resume is not None:
+        check_type("model", model, GPTModel, "a GPTModel to save or resume checkpoints")
+    if cfg.checkpoint_dir is not None and is_main_process():
+        prepare_checkpoint_dir(cfg.checkpoint_dir)
     device = next(model.parameters()).device
-    distributed = _distributed()
+    distributed = is_distributed()
     main = is_main_process()
     seed_for_sampler = int(torch.initial_seed()) % 2**31
     estimate_loader = _train_estimate_loader(train_loader, cfg.eval_batches)
     if distributed:
-        train_loader = _distributed_loader(train_loader, seed_for_sampler)
+        train_loader = distributed_loader(train_loader, seed_for_sampler)
+    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)
+    batches = Batches(train_loader)
+    history, step, tokens_seen = History(), 0, 0
+    if resume is not None:
+        state = read_checkpoint(resume)  # checked against this run before anything is loaded
+        source = Path(resume)
+        extra = state["extra"]
+        if state["step"] > cfg.max_steps:
+            raise ValueError(
+                f"{source} is at step {state['step']}, past TrainConfig.max_steps {cfg.max_steps}"
+            )
+        batches.restore(extra.get("batches"), source)
+        tokens_seen = check_int("the saved tokens_seen", extra.get("tokens_seen"), minimum=0)
+        history = History.from_dict(state["history"])
+        load_checkpoint(resume, model, optimizer)
+        step = state["step"]
+        torch.set_rng_state(state["torch_rng"])
+    if distributed:
         ddp_kwargs = {"device_ids": [device.index]} if device.type == "cuda" else {}
         net: nn.Module = nn.parallel.DistributedDataParallel(model, **ddp_kwargs)
     else:
         net = model
-    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)
-    batches = _Batches(train_loader)
-    history, step, tokens_seen = History(), 0, 0
-    if resume is not None:
-        state = load_checkpoint(resume, model, optimizer)
-        step, history = state["step"], History.from_dict(state["history"])
-        tokens_seen = state["extra"]["tokens_seen"]
-        batches.restore(state["extra"]["batches"])
-        torch.set_rng_state(state["torch_rng"])
     autocast = (
         torch.autocast(device.type, dtype=torch.bfloat16) if cfg.bf16 else contextlib.nullcontext()
     )
-    world = dist.get_world_size() if distributed else 1
+    world = world_size()
     bar = progress_bar(
         cfg.max_steps,
         initial=step,
@@ -435,62 +278,80 @@ def train(
     )
     started = time.perf_counter() - history.seconds
     model.train()
-    while step < cfg.max_steps:
-        lr = lr_at(step, cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        optimizer.zero_grad(set_to_none=True)
-        step_loss = 0.0
-        for micro in range(cfg.grad_accum_steps):
-            inputs, targets = batches.next()
-            sync = micro == cfg.grad_accum_steps - 1 or not distributed
-            # no_sync: accumulate locally, average across processes only after the last one
-            with contextlib.nullcontext() if sync else net.no_sync():
-                with autocast:
-                    loss = batch_loss(net, inputs, targets) / cfg.grad_accum_steps
-                loss.backward()
-            step_loss += loss.item()
-            tokens_seen += inputs.numel() * world
-        if cfg.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{step_loss:.3f}", lr=f"{lr:.2e}")
-        if step % cfg.eval_every == 0 or step == cfg.max_steps:
-            with autocast:
-                train_loss = evaluate_loss(model, estimate_loader)
-                val_loss = (
-                    evaluate_loss(model, val_loader, cfg.eval_batches) if val_loader else math.nan
-                )
-            history.step.append(step)
-            history.tokens_seen.append(tokens_seen)
-            history.lr.append(lr)
-            history.train_loss.append(train_loss)
-            history.val_loss.append(val_loss)
-            history.seconds = time.perf_counter() - started
-            if main:
-                bar.write(
-                    f"step {step:>6} | tokens {tokens_seen:>11,} | train {train_loss:.3f} | "
-                    f"val {val_loss:.3f} | lr {lr:.2e}"
-                )
-                if on_eval is not None:
-                    on_eval(history)
-        if cfg.sample_every is not None and (step % cfg.sample_every == 0):
-            text = _sample_text(model, tokenizer, cfg.sample_prompt, cfg.sample_tokens)
-            history.samples.append((step, text))
-            if main:
-                bar.write(f"step {step:>6} | sample: {text!r}")
-        last = step == cfg.max_steps
-        due = cfg.checkpoint_every is not None and step % cfg.checkpoint_every == 0
-        if cfg.checkpoint_dir is not None and (due or last):
-            history.seconds = time.perf_counter() - started
-            if main:
-                extra = {"batches": batches.state(), "tokens_seen": tokens_seen}
-                save_checkpoint(cfg.checkpoint_dir, model, optimizer, step, history, extra)
-            if distributed:
-                dist.barrier()
-    bar.close()
+    try:
+        while step < cfg.max_steps:
+            lr = lr_at(step, cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad(set_to_none=True)
+            step_loss = 0.0
+            for micro in range(cfg.grad_accum_steps):
+                inputs, targets = batches.next()
+                sync = micro == cfg.grad_accum_steps - 1 or not distributed
+                # no_sync: accumulate locally, average across processes only after the last one
+                with contextlib.nullcontext() if sync else net.no_sync():
+                    with autocast:
+                        loss = batch_loss(net, inputs, targets) / cfg.grad_accum_steps
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        raise FloatingPointError(
+                            f"the training loss at step {step + 1} is {value * cfg.grad_accum_steps}: "
+                            f"the model's logits stopped being finite; lower the learning rate "
+                            f"(lr={cfg.lr}) or set TrainConfig.grad_clip"
+                        )
+                    loss.backward()
+                step_loss += value
+                tokens_seen += inputs.numel() * world
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{step_loss:.3f}", lr=f"{lr:.2e}")
+            if step % cfg.eval_every == 0 or step == cfg.max_steps:
+                try:
+                    with autocast:
+                        train_loss = evaluate_loss(model, estimate_loader)
+                        val_loss = (
+                            evaluate_loss(model, val_loader, cfg.eval_batches)
+                            if val_loader is not None
+                            else math.nan
+                        )
+                except FloatingPointError as err:
+                    raise FloatingPointError(f"evaluating at step {step}: {err}") from err
+                history.step.append(step)
+                history.tokens_seen.append(tokens_seen)
+                history.lr.append(lr)
+                history.train_loss.append(train_loss)
+                history.val_loss.append(val_loss)
+                history.seconds = time.perf_counter() - started
+                if main:
+                    bar.write(
+                        f"step {step:>6} | tokens {tokens_seen:>11,} | train {train_loss:.3f} | "
+                        f"val {val_loss:.3f} | lr {lr:.2e}"
+                    )
+                    if on_eval is not None:
+                        on_eval(history)
+            if cfg.sample_every is not None and (step % cfg.sample_every == 0):
+                text = _sample_text(model, tokenizer, cfg.sample_prompt, cfg.sample_tokens)
+                history.samples.append((step, text))
+                if main:
+                    bar.write(f"step {step:>6} | sample: {text!r}")
+            last = step == cfg.max_steps
+            due = cfg.checkpoint_every is not None and step % cfg.checkpoint_every == 0
+            if cfg.checkpoint_dir is not None and (due or last):
+                history.seconds = time.perf_counter() - started
+                if main:
+                    extra = {"batches": batches.state(), "tokens_seen": tokens_seen}
+                    save_checkpoint(cfg.checkpoint_dir, model, optimizer, step, history, extra)
+                if distributed:
+                    dist.barrier()
+    except BaseException as err:
+        history.seconds = time.perf_counter() - started
+        err.history = history  # what was measured until the run stopped
+        raise
+    finally:
+        bar.close()
+        model.eval()
     history.seconds = time.perf_counter() - started
-    model.eval()
     return history

@@ -6,6 +6,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import torch
 
 ROOT = Path(__file__).parent.parent
 
@@ -34,3 +35,31 @@ def run_nbval() -> ModuleType:
 @pytest.fixture(scope="session")
 def run_notebooks() -> ModuleType:
     return _script("run_notebooks")
+
+
+@pytest.fixture(scope="session")
+def gpt2():
+    """GPT-2's BPE through tiktoken (from the course's offline asset)."""
+    from llmcourse.tokenizer import gpt2_tokenizer
+
+    return gpt2_tokenizer()
+
+
+@pytest.fixture
+def tiny_model():
+    """A fresh ``GPTModel`` of the ``tiny`` preset (vocab 512, context 64, width 64, 2 blocks, no
+    dropout), seeded so every test gets the same weights, in eval mode."""
+    from llmcourse.config import GPTConfig
+    from llmcourse.model import GPTModel
+
+    torch.manual_seed(0)
+    return GPTModel(GPTConfig.preset("tiny")).eval()
+
+
+@pytest.fixture
+def tiny_hf_model():
+    """``(hf, cfg)``: a tiny randomly initialised Hugging Face ``GPT2LMHeadModel`` (no download)
+    and the ``GPTConfig`` of the same shape (``tests/hf_models.py``)."""
+    from hf_models import tiny_hf
+
+    return tiny_hf()

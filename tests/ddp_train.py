@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 from llmcourse.config import GPTConfig
 from llmcourse.data import SlidingWindowDataset
 from llmcourse.model import GPTModel
-from llmcourse.train import TrainConfig, is_main_process, setup_distributed, train
+from llmcourse.runtime import is_main_process, setup_distributed
+from llmcourse.train import TrainConfig, train
 
 
 def main(out: str, batch_size: int, accum: int) -> None:
@@ -43,7 +44,9 @@ def main(out: str, batch_size: int, accum: int) -> None:
     run = TrainConfig(
         max_steps=6,
         lr=3e-3,
+        min_lr=1e-4,
         warmup_steps=2,
+        grad_clip=1.0,
         eval_every=1,
         eval_batches=None,
         grad_accum_steps=accum,

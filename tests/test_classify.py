@@ -25,7 +25,7 @@ from llmcourse.config import GPTConfig
 from llmcourse.model import GPTModel, count_parameters
 from llmcourse.runtime import seed
 from llmcourse.spam import SpamSplits, spam_splits
-from llmcourse.tokenizer import BPETokenizer
+from llmcourse.tokenizer import BPETokenizer, SimpleTokenizer, end_of_text_id
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_encode_message_truncation_modes(bpe):
     with pytest.raises(TypeError, match="text must be a str, got int"):
         encode_message(5, bpe, 10)
     # special-token text in a message is plain text, and an empty message is one pad token
-    eot = bpe.encode("<|endoftext|>")
+    eot = [end_of_text_id(bpe)]
     assert len(eot) == 1 and encode_message("<|endoftext|>", bpe, 50) != eot
     assert encode_message("", bpe, 5) == eot
 
@@ -68,7 +68,7 @@ def test_pad_batch_and_loaders(bpe):
         val=[("hello", 0), ("free cash now", 1)],
         test=[("at noon", 0)],
     )
-    pad = bpe.encode("<|endoftext|>")[0]
+    pad = end_of_text_id(bpe)
     tr, va, te = make_spam_loaders(splits, bpe, max_length=12, batch_size=4, seed=5)
     assert [len(x.dataset) for x in (tr, va, te)] == [7, 2, 1]
     assert va.dataset.texts == ["hello", "free cash now"] and tr.dataset.max_length == 12
@@ -149,18 +149,15 @@ class ParityModel(nn.Module):
 
 
 def test_accuracy_and_predict_on_a_hand_made_case():
-    class Ids:
-        eot_token = 0
-
-        def encode_ordinary(self, text):
-            return [int(w) for w in text.split()]
+    # a word-level vocabulary whose token "k" has id k, so the hand-made ids are the text
+    digits = SimpleTokenizer({str(k): k for k in range(10)} | {"<|endoftext|>": 10})
 
     splits = SpamSplits(
         train=[("1", 1)],
         val=[("2 3", 1), ("4 6", 0), ("5", 0), ("7 8 9", 1), ("2", 0)],
         test=[("1", 0)],
     )
-    _, val, _ = make_spam_loaders(splits, Ids(), max_length=8, batch_size=2)
+    _, val, _ = make_spam_loaders(splits, digits, max_length=8, batch_size=2)
     labels, preds, probs = predict(ParityModel(), val)
     assert preds.tolist() == [1, 0, 1, 1, 0] and labels.tolist() == [1, 0, 0, 1, 0]
     assert probs.shape == (5, 2)

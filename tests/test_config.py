@@ -85,14 +85,36 @@ def test_dropout_out_of_range(dropout):
 @pytest.mark.parametrize(
     "field, value, error, match",
     [
-        ("n_layer", 0, ValueError, "n_layer must be >= 1, got 0"),
-        ("vocab_size", -5, ValueError, "vocab_size must be >= 1, got -5"),
-        ("n_embd", 64.0, TypeError, "n_embd must be an int, got float 64.0"),
-        ("context_length", True, TypeError, "context_length must be an int, got bool"),
-        ("dropout", "0.1", TypeError, "dropout must be a float"),
-        ("tie_weights", 1, TypeError, "tie_weights must be True or False, got 1"),
+        ("n_layer", 0, ValueError, "GPTConfig.n_layer must be an int >= 1, got 0"),
+        ("vocab_size", -5, ValueError, "GPTConfig.vocab_size must be an int >= 1, got -5"),
+        ("n_embd", 64.0, TypeError, "GPTConfig.n_embd must be an int, got float 64.0"),
+        ("context_length", True, TypeError, "GPTConfig.context_length must be an int, got bool"),
+        ("dropout", "0.1", TypeError, "GPTConfig.dropout must be a number, got str '0.1'"),
+        ("dropout", float("nan"), ValueError, "GPTConfig.dropout must be a finite number, got nan"),
+        ("dropout", float("inf"), ValueError, "GPTConfig.dropout must be a finite number, got inf"),
+        ("dropout", True, TypeError, "GPTConfig.dropout must be a number, got bool True"),
+        ("tie_weights", 1, TypeError, "GPTConfig.tie_weights must be True or False, got int 1"),
+        ("qkv_bias", None, TypeError, "GPTConfig.qkv_bias must be True or False, got NoneType"),
+        ("fast_attention", "no", TypeError, "GPTConfig.fast_attention must be True or False"),
     ],
 )
 def test_bad_fields(field, value, error, match):
     with pytest.raises(error, match=match):
         GPTConfig.preset("tiny", **{field: value})
+
+
+def test_numpy_numbers_are_stored_as_plain_python_numbers():
+    np = pytest.importorskip("numpy")
+    cfg = GPTConfig.preset("tiny", n_layer=np.int64(3), dropout=np.float32(0.25))
+    assert type(cfg.n_layer) is int and type(cfg.dropout) is float
+    assert cfg.to_dict()["n_layer"] == 3 and cfg.dropout == 0.25
+    import json
+
+    assert GPTConfig(**json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_preset_name_must_be_a_str():
+    with pytest.raises(TypeError, match="name must be a preset name \\(str\\), got NoneType"):
+        GPTConfig.preset(None)
+    with pytest.raises(TypeError, match="name must be a preset name"):
+        GPTConfig.preset(["tiny"])

@@ -2,6 +2,7 @@
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,7 +15,7 @@ from llmcourse.data import (
     train_val_split,
     unwrap,
 )
-from llmcourse.tokenizer import BPETokenizer, gpt2_tokenizer
+from llmcourse.tokenizer import BPETokenizer, end_of_text_id, gpt2_tokenizer
 
 
 def test_unwrap_joins_lines_and_keeps_paragraphs():
@@ -157,8 +158,12 @@ def test_loader_with_workers_gives_the_same_batches():
 def test_loader_from_text_uses_gpt2_by_default():
     text = "Call me Ishmael. Some years ago<|endoftext|>never mind how long precisely."
     ids = gpt2_tokenizer().encode(text, allowed_special={"<|endoftext|>"})
-    assert encode(text) == ids and 50256 in ids
-    loader = make_loader(text, batch_size=2, max_length=4, stride=2, shuffle=False)
+    assert encode(text, allowed_special={"<|endoftext|>"}) == ids and 50256 in ids
+    with pytest.raises(ValueError, match=r"special token '<\|endoftext\|>'.*allowed_special="):
+        make_loader(text, batch_size=2, max_length=4)  # refused unless allowed, as in tiktoken
+    loader = make_loader(
+        text, batch_size=2, max_length=4, stride=2, shuffle=False, allowed_special={"<|endoftext|>"}
+    )
     x, y = next(iter(loader))
     assert x[0].tolist() == ids[:4] and y[1].tolist() == ids[3:7]
     bpe = BPETokenizer.train("aaabdaaabac" * 5, vocab_size=260, special_tokens=())
@@ -204,3 +209,74 @@ def test_bad_split():
         train_val_split("abc", 0.01)
     with pytest.raises(ValueError, match="leaves an empty training part"):
         train_val_split("abc", 0.99)
+
+
+def test_empty_text_or_ids_say_there_are_no_tokens():
+    with pytest.raises(ValueError, match="the text is empty: it has no tokens"):
+        make_loader("", 1, 4)
+    with pytest.raises(
+        ValueError, match=r"the text has 0 tokens, but one window with max_length=4"
+    ):
+        make_loader([], 1, 4)
+    with pytest.raises(ValueError, match=r"the text has 0 tokens"):
+        SlidingWindowDataset(torch.tensor([], dtype=torch.long), 4, 4)
+
+
+def test_ids_are_type_and_range_checked():
+    with pytest.raises(TypeError, match=r"token ids\[1\] must be an int token id, got bool True"):
+        SlidingWindowDataset([1, True, 3, 4], 2, 1)
+    with pytest.raises(TypeError, match=r"token ids\[0\] must be an int token id, got float 1.5"):
+        SlidingWindowDataset([1.5, 2, 3], 2, 1)
+    with pytest.raises(ValueError, match=r"token ids\[2\] is id -3, outside"):
+        SlidingWindowDataset([1, 2, -3, 4], 2, 1)
+    with pytest.raises(ValueError, match=r"token ids holds id -1"):
+        SlidingWindowDataset(torch.tensor([1, -1, 2, 3]), 2, 1)
+    with pytest.raises(ValueError, match=r"1-D .* got a list of list"):
+        SlidingWindowDataset([[1, 2], [3, 4]], 2, 1)
+    ds = SlidingWindowDataset(np.arange(10), 4, 4)
+    assert ds[1][0].tolist() == [4, 5, 6, 7] and ds[1][0].dtype == torch.long
+    with pytest.raises(TypeError, match="index must be an int, got bool True"):
+        ds[True]
+    with pytest.raises(TypeError, match="index must be an int, got float 0.0"):
+        ds[0.0]
+
+
+def test_loader_checks_flags_and_tokenizer_use():
+    with pytest.raises(TypeError, match="shuffle must be True or False, got int 1"):
+        make_loader(IDS, 2, 4, shuffle=1)
+    with pytest.raises(TypeError, match="drop_last must be True or False, got str 'no'"):
+        make_loader(IDS, 2, 4, drop_last="no")
+    with pytest.raises(TypeError, match="seed must be an int, got bool True"):
+        make_loader(IDS, 2, 4, seed=True)
+    with pytest.raises(TypeError, match="num_workers must be an int, got float 1.0"):
+        make_loader(IDS, 2, 4, num_workers=1.0)
+    with pytest.raises(ValueError, match="tokenizer is only used for a text"):
+        make_loader(IDS, 2, 4, tokenizer=gpt2_tokenizer())
+    with pytest.raises(TypeError, match="n_tokens must be an int, got bool True"):
+        count_windows(True, 2, 1)
+
+
+def test_val_fraction_refuses_nan_and_infinity():
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match=f"val_fraction must be between 0 and 1.*got {bad}"):
+            train_val_split("abcdefghij", bad)
+    with pytest.raises(TypeError, match="val_fraction must be a number, got bool True"):
+        train_val_split("abcdefghij", True)
+    assert train_val_split("abcdefghij", 0.2) == ("abcdefgh", "ij")
+
+
+def test_loader_with_a_bpe_trained_here_assumes_no_gpt2_id():
+    text = load_corpus()[:20_000]
+    bpe = BPETokenizer.train(text, 300, special_tokens=["<|endoftext|>"])
+    eot = end_of_text_id(bpe)
+    assert eot == len(bpe) - 1 < 300  # its own id, far from GPT-2's 50256
+    docs = text + "<|endoftext|>" + text
+    with pytest.raises(ValueError, match=r"special token '<\|endoftext\|>'"):
+        make_loader(docs, 2, 8, tokenizer=bpe)
+    loader = make_loader(
+        docs, 2, 8, shuffle=False, tokenizer=bpe, allowed_special={"<|endoftext|>"}
+    )
+    ids = bpe.encode(docs, allowed_special={"<|endoftext|>"})
+    all_inputs = torch.cat([x.flatten() for x, _ in loader]).tolist()
+    assert eot in ids and all_inputs == ids[: len(all_inputs)]
+    assert max(all_inputs) < len(bpe)

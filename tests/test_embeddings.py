@@ -59,16 +59,55 @@ def test_bad_ids():
         emb(torch.tensor([[1.0, 2.0]]))
     with pytest.raises(ValueError, match=r"shape \(batch, seq\), got shape \(3,\).*unsqueeze"):
         emb(torch.tensor([1, 2, 3]))
-    with pytest.raises(ValueError, match=r"positions 0 to 4 do not fit.*context_length=4"):
+    with pytest.raises(
+        ValueError,
+        match="sequence of 5 tokens is longer than the context length 4; keep the last 4 tokens",
+    ):
         emb(torch.tensor([[1, 2, 3, 4, 5]]))
-    with pytest.raises(ValueError, match=r"positions 3 to 4 do not fit.*at most 1 tokens"):
+    with pytest.raises(
+        ValueError, match="sequence of 5 tokens .* only 1 more fit after the 3 before them"
+    ):
         emb(torch.tensor([[1, 2]]), start=3)
-    emb.check_ids = False  # the raw torch error, as a model tuned for speed would see it
-    with pytest.raises(IndexError):
-        emb(torch.tensor([[12]]))
+    with pytest.raises(
+        TypeError, match="token ids must be an integer tensor, got dtype torch.bool"
+    ):
+        emb(torch.tensor([[True, False]]))
+    with pytest.raises(ValueError, match="start must be an int >= 0, got -1"):
+        emb(torch.tensor([[1]]), start=-1)
+    with pytest.raises(TypeError, match="start must be an int, got float 1.0"):
+        emb(torch.tensor([[1]]), start=1.0)
+    with pytest.raises(TypeError, match="token ids must be a tensor, got list"):
+        emb([[1, 2]])
     with pytest.raises(TypeError, match="must be a tensor"):
         check_token_ids([1, 2], 10)
+    with pytest.raises(TypeError, match="vocab_size must be an int, got float"):
+        check_token_ids(torch.tensor([1]), 10.0)
     check_token_ids(torch.zeros(0, dtype=torch.long), 10)  # nothing to check
+    check_token_ids(torch.full((2,), 99, device="meta"), 10)  # no values on meta: type only
+
+
+def test_check_ids_can_be_turned_off_for_speed():
+    emb = TokenAndPositionEmbedding(vocab_size=10, context_length=4, emb_dim=3, check_ids=False)
+    assert not emb.check_ids
+    with pytest.raises(IndexError):  # PyTorch's own error, as a model tuned for speed sees it
+        emb(torch.tensor([[12]]))
+    with pytest.raises(TypeError, match="integer tensor, got dtype torch.float32"):
+        emb(torch.tensor([[1.0]]))  # the checks that need no values stay on
+    emb.check_ids = True
+    with pytest.raises(ValueError, match="token id 12"):
+        emb(torch.tensor([[12]]))
+    emb.check_ids = "no"
+    with pytest.raises(TypeError, match="check_ids must be True or False, got str 'no'"):
+        emb(torch.tensor([[1]]))
+    with pytest.raises(TypeError, match="check_ids must be True or False, got int 0"):
+        TokenAndPositionEmbedding(10, 4, 3, check_ids=0)
+
+
+def test_small_integer_ids_are_looked_up_like_int64():
+    emb = TokenAndPositionEmbedding(vocab_size=10, context_length=4, emb_dim=3)
+    ids = torch.tensor([[1, 9, 0]])
+    torch.testing.assert_close(emb(ids.to(torch.uint8)), emb(ids))
+    torch.testing.assert_close(emb(ids.to(torch.int16)), emb(ids))
 
 
 def test_bad_sizes():
@@ -94,8 +133,17 @@ def test_sinusoidal_values():
     assert abs(odd[4, 6].item() - math.sin(4 / 10_000 ** (6 / 7))) < 1e-6
     with pytest.raises(ValueError, match="dim must be a positive int"):
         sinusoidal_positions(4, 0)
-    with pytest.raises(ValueError, match="base must be > 1"):
+    with pytest.raises(ValueError, match="base must be a finite number > 1.0, got 1.0"):
         sinusoidal_positions(4, 4, base=1.0)
+    with pytest.raises(ValueError, match="base must be a finite number > 1.0, got nan"):
+        sinusoidal_positions(4, 4, base=float("nan"))
+    with pytest.raises(TypeError, match="base must be a number, got bool True"):
+        sinusoidal_positions(4, 4, base=True)
+    with pytest.raises(TypeError, match="n must be an int, got bool True"):
+        sinusoidal_positions(True, 4)
+    torch.testing.assert_close(
+        sinusoidal_positions(3, 4, base=100), sinusoidal_positions(3, 4, 100.0)
+    )
 
 
 def test_sinusoidal_similarity_depends_only_on_the_offset():
@@ -114,6 +162,15 @@ def test_cosine_similarity():
     torch.testing.assert_close(cosine_similarity(a, b)[:, 0], torch.tensor([0.0, -0.8, 0.0]))
     with pytest.raises(ValueError, match="same width"):
         cosine_similarity(a, torch.zeros(1, 3))
+    assert cosine_similarity(torch.zeros(2, 3)).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    with pytest.raises(ValueError, match="a holds NaN or infinite values"):
+        cosine_similarity(torch.tensor([[1.0, float("nan")]]))
+    with pytest.raises(ValueError, match="b holds NaN or infinite values"):
+        cosine_similarity(a, torch.tensor([[float("inf"), 0.0]]))
+    with pytest.raises(TypeError, match="a must hold real numbers, got a torch.bool tensor"):
+        cosine_similarity(torch.ones(2, 2, dtype=torch.bool))
+    with pytest.raises(TypeError, match=r"a must be a 2-D tensor \(n, dim\), got list"):
+        cosine_similarity([[1.0, 0.0]])
 
 
 def test_nearest_neighbours_uses_cosine_not_dot_product():
@@ -127,8 +184,24 @@ def test_nearest_neighbours_uses_cosine_not_dot_product():
     assert idx == [0]  # [1, 0] and [-1, 0] both have cosine 0: the tie goes to the smaller index
     with pytest.raises(ValueError, match="query index 5 out of range: vectors has 5 rows"):
         nearest_neighbours(vectors, 5)
-    with pytest.raises(TypeError, match="vector of size 2"):
+    with pytest.raises(ValueError, match=r"vector of size 2, got a tensor of shape \(3,\)"):
         nearest_neighbours(vectors, torch.zeros(3))
+    assert nearest_neighbours(vectors, torch.tensor(0), k=1)[0] == [1]  # a 0-d int tensor: a row
+    with pytest.raises(TypeError, match="query must be an int, got float 1.0"):
+        nearest_neighbours(vectors, 1.0)
+    with pytest.raises(TypeError, match="query must be an int, got bool True"):
+        nearest_neighbours(vectors, True)
+    with pytest.raises(ValueError, match="query index -1 out of range"):
+        nearest_neighbours(vectors, -1)
+    with pytest.raises(ValueError, match="k=5 neighbours asked for, but only 4 rows can be one"):
+        nearest_neighbours(vectors, 0, k=5)
+    assert len(nearest_neighbours(vectors, 0, k=5, exclude_self=False)[0]) == 5
+    with pytest.raises(ValueError, match=r"k must be a positive int \(>= 1\), got 0"):
+        nearest_neighbours(vectors, 0, k=0)
+    with pytest.raises(TypeError, match="exclude_self must be True or False"):
+        nearest_neighbours(vectors, 0, exclude_self=1)
+    with pytest.raises(ValueError, match="query holds NaN"):
+        nearest_neighbours(vectors, torch.tensor([float("nan"), 0.0]))
 
 
 def test_pca_matches_the_covariance_eigenvectors_with_a_fixed_sign():
@@ -151,3 +224,7 @@ def test_pca_matches_the_covariance_eigenvectors_with_a_fixed_sign():
         pca(x, 6)
     with pytest.raises(ValueError, match=r"2-D tensor \(n, dim\)"):
         pca(torch.zeros(3))
+    with pytest.raises(ValueError, match=r"k must be a positive int \(>= 1\), got 0"):
+        pca(x, 0)
+    with pytest.raises(TypeError, match="k must be an int, got float 2.0"):
+        pca(x, 2.0)

@@ -12,10 +12,16 @@ from llmcourse.tokenizer import (
     GPT2_PATTERN,
     BPETokenizer,
     SimpleTokenizer,
+    decode,
+    encode,
+    end_of_text_id,
     gpt2_bpe,
     gpt2_tokenizer,
+    ids_to_text,
+    load_tiktoken_ranks,
     merge_pair,
     split_words,
+    text_to_ids,
     token_pieces,
 )
 
@@ -109,7 +115,8 @@ def test_simple_encode_decode():
 def test_simple_unknown_word_and_endoftext():
     tok = SimpleTokenizer.from_text("the whale")
     unk, eot = tok.vocab["<|unk|>"], tok.vocab[EOT]
-    assert tok.encode(f"the squid{EOT}the whale") == [0, unk, eot, 0, 1]
+    assert tok.encode(f"the squid{EOT}the whale", allowed_special={EOT}) == [0, unk, eot, 0, 1]
+    assert tok.encode(f"the squid{EOT}", allowed_special="all")[-1] == eot
     assert tok.decode([0, unk, eot]) == f"the <|unk|> {EOT}"
 
 
@@ -167,7 +174,7 @@ def test_train_special_tokens_get_ids_after_the_merges():
     tok = BPETokenizer.train(text, 256 + 4 + 2, special_tokens=(EOT, "<|pad|>"))
     assert tok.merges == {(104, 101): 256, (116, 256): 257, (32, 115): 258, (32, 119): 259}
     assert tok.special_tokens == {EOT: 260, "<|pad|>": 261} and len(tok) == 262
-    ids = tok.encode(text)
+    ids = tok.encode(text, allowed_special={EOT})
     assert ids == [257, 259, 104, 97, 108, 101, 260, 257, 258, 101, 97]
     assert tok.decode(ids) == text
 
@@ -233,21 +240,22 @@ def test_verbose_prints_each_merge(capsys):
 def test_bpe_round_trip(name, small_bpe, gpt2_ours):
     text = SAMPLES[name]
     for tok in (small_bpe, gpt2_ours):
-        ids = tok.encode(text)
+        ids = tok.encode(text, allowed_special="all")
         assert tok.decode(ids) == text
         assert tok.decode_bytes(ids) == text.encode("utf-8")
     if name == "empty":
         assert small_bpe.encode(text) == [] and small_bpe.decode([]) == ""
     else:  # fewer tokens than bytes: merges were applied
-        assert 0 < len(gpt2_ours.encode(text)) < len(text.encode("utf-8"))
+        assert 0 < len(gpt2_ours.encode_ordinary(text)) < len(text.encode("utf-8"))
 
 
 def test_bpe_allowed_special(small_bpe):
     eot = small_bpe.special_tokens[EOT]
-    assert small_bpe.encode(f"a{EOT}b") == [ord("a"), eot, ord("b")]
     assert small_bpe.encode(f"a{EOT}b", allowed_special={EOT}) == [ord("a"), eot, ord("b")]
-    plain = small_bpe.encode(f"a{EOT}b", allowed_special="none")
+    assert small_bpe.encode(f"a{EOT}b", allowed_special="all") == [ord("a"), eot, ord("b")]
+    plain = small_bpe.encode(f"a{EOT}b", disallowed_special=())
     assert eot not in plain and small_bpe.decode(plain) == f"a{EOT}b"
+    assert small_bpe.encode_ordinary(f"a{EOT}b") == plain
     with pytest.raises(ValueError, match=r"allowed_special has \['<\|pad\|>'\], which are not"):
         small_bpe.encode("a", allowed_special={"<|pad|>"})
 
@@ -275,7 +283,7 @@ def test_save_load_round_trip(tmp_path, small_bpe, gpt2_ours, corpus):
         assert loaded.merges == tok.merges and loaded.byte_ids == tok.byte_ids
         assert loaded.special_tokens == tok.special_tokens and loaded.pattern == GPT2_PATTERN
         text = corpus[:5_000] + EOT + SAMPLES["mixed"]
-        assert loaded.encode(text) == tok.encode(text)
+        assert loaded.encode(text, allowed_special="all") == tok.encode(text, allowed_special="all")
 
 
 def test_load_rejects_unknown_format(tmp_path):
@@ -325,9 +333,11 @@ def test_gpt2_bpe_shape(gpt2_ours):
 def test_gpt2_ids_equal_tiktoken_on_samples(gpt2_ours, gpt2_ref, corpus):
     texts = [*SAMPLES.values(), corpus[:3_000], corpus[-3_000:], f"{EOT}a{EOT}{EOT}", " x\n\n\ty "]
     for text in texts:
-        assert gpt2_ours.encode(text) == gpt2_ref.encode(text, allowed_special="all")
+        everything = gpt2_ref.encode(text, allowed_special="all")
+        assert gpt2_ours.encode(text, allowed_special="all") == everything
         plain = gpt2_ref.encode(text, disallowed_special=())
-        assert gpt2_ours.encode(text, allowed_special="none") == plain
+        assert gpt2_ours.encode(text, disallowed_special=()) == plain
+        assert gpt2_ours.encode_ordinary(text) == gpt2_ref.encode_ordinary(text) == plain
 
 
 @pytest.mark.parametrize("form", ["unwrapped", "raw"])
@@ -336,7 +346,7 @@ def test_gpt2_ids_equal_tiktoken_on_whole_corpus(gpt2_ours, gpt2_ref, corpus, fo
     # indentation, which exercise the whitespace rules of the pattern.
     text = corpus if form == "unwrapped" else assets.read_text("moby-dick")
     text = text + EOT + text[:1000]
-    ours = gpt2_ours.encode(text)
+    ours = gpt2_ours.encode(text, allowed_special={EOT})
     assert len(ours) > 290_000
     assert ours == gpt2_ref.encode(text, allowed_special="all")
 
@@ -365,3 +375,203 @@ def test_token_pieces_for_every_kind(gpt2_ours, gpt2_ref):
     assert token_pieces(gpt2_ours, text) == expected
     with pytest.raises(TypeError, match=r"tokenizer must be a SimpleTokenizer.*got str"):
         token_pieces("gpt2", "hi")
+
+
+# ---- one special-token policy, one text <-> ids API ------------------------------------------
+
+
+def test_bpe_refuses_special_tokens_in_plain_text_like_tiktoken(small_bpe, gpt2_ours, gpt2_ref):
+    text = f"Ignore the above.{EOT}New document"
+    for tok in (small_bpe, gpt2_ours):
+        with pytest.raises(ValueError, match=r"special token '<\|endoftext\|>'.*allowed_special="):
+            tok.encode(text)
+        with pytest.raises(ValueError, match=r"disallowed_special=\(\) to encode it as plain"):
+            tok.merge_trace(text, 2)
+    with pytest.raises(ValueError, match="disallowed special token"):
+        gpt2_ref.encode(text)  # tiktoken's own refusal: the same policy
+    # a special token left out of disallowed_special is plain text, as in tiktoken
+    assert gpt2_ours.encode(text, disallowed_special=set()) == gpt2_ref.encode(
+        text, disallowed_special=set()
+    )
+    simple = SimpleTokenizer.from_text("the whale")
+    with pytest.raises(ValueError, match=r"special token '<\|endoftext\|>'"):
+        simple.encode(f"the whale{EOT}")
+    with pytest.raises(ValueError, match=r"special token '<\|unk\|>'"):
+        simple.encode("the <|unk|>")
+
+
+def test_policy_arguments_are_checked(small_bpe):
+    with pytest.raises(TypeError, match=r"allowed_special must be 'all' or a set.*got str 'none'"):
+        small_bpe.encode("a", allowed_special="none")
+    with pytest.raises(TypeError, match=r"allowed_special must be 'all' or a set.*got str '<\|"):
+        small_bpe.encode("a", allowed_special=EOT)  # a str is not a set of tokens
+    with pytest.raises(TypeError, match=r"an entry of allowed_special must be a str, got int 5"):
+        small_bpe.encode("a", allowed_special={5})
+    with pytest.raises(ValueError, match=r"disallowed_special has \['<\|pad\|>'\], which are not"):
+        small_bpe.encode("a", disallowed_special={"<|pad|>"})
+    with pytest.raises(TypeError, match=r"disallowed_special must be 'all' or a set.*got int 3"):
+        small_bpe.encode("a", disallowed_special=3)
+
+
+def test_one_encode_for_every_tokenizer(small_bpe, gpt2_ours, gpt2_ref):
+    text = f"the end{EOT}"
+    assert encode(text, allowed_special={EOT}) == [1169, 886, 50256]  # GPT-2 by default
+    for tok in (gpt2_ref, gpt2_ours, small_bpe, SimpleTokenizer.from_text("the end")):
+        with pytest.raises(ValueError, match=r"special token '<\|endoftext\|>'.*allowed_special"):
+            encode(text, tok)
+        ids = encode(text, tok, allowed_special={EOT})
+        assert ids[-1] == end_of_text_id(tok) and decode(ids, tok).endswith(EOT)
+    assert encode(text, gpt2_ref, disallowed_special=()) == gpt2_ref.encode_ordinary(text)
+    with pytest.raises(ValueError, match=r"allowed_special has \['<\|pad\|>'\]"):
+        encode("a", gpt2_ref, allowed_special={"<|pad|>"})  # tiktoken alone would ignore it
+    with pytest.raises(TypeError, match=r"tokenizer must be a SimpleTokenizer.*got str 'gpt2'"):
+        encode("a", "gpt2")
+    with pytest.raises(TypeError, match=r"text must be a str, got bytes"):
+        encode(b"a", gpt2_ref)
+
+
+def test_end_of_text_id_of_every_tokenizer(small_bpe, gpt2_ref):
+    assert end_of_text_id() == end_of_text_id(gpt2_ref) == 50256 == gpt2_ref.eot_token
+    assert end_of_text_id(small_bpe) == 511 == small_bpe.special_tokens[EOT]
+    assert end_of_text_id(SimpleTokenizer.from_text("a b")) == 3
+    bare = BPETokenizer.train("aaab", 257, special_tokens=["<|pad|>"])
+    with pytest.raises(ValueError, match=r"BPETokenizer has no '<\|endoftext\|>'.*\['<\|pad\|>'\]"):
+        end_of_text_id(bare)
+    with pytest.raises(ValueError, match=r"SimpleTokenizer has no '<\|endoftext\|>'"):
+        end_of_text_id(SimpleTokenizer({"a": 0}))
+    with pytest.raises(TypeError, match="tokenizer must be a SimpleTokenizer"):
+        end_of_text_id(50256)
+
+
+def test_text_to_ids_and_ids_to_text(small_bpe, gpt2_ref):
+    ids = text_to_ids("Call me Ishmael.", gpt2_ref)
+    assert ids.dtype == torch.long and ids.tolist() == [gpt2_ref.encode("Call me Ishmael.")]
+    assert ids_to_text(ids, gpt2_ref) == ids_to_text(ids[0]) == "Call me Ishmael."
+    assert ids_to_text([1169, 886]) == "the end"
+    empty = text_to_ids("", small_bpe)
+    assert empty.shape == (1, 0) and empty.dtype == torch.long  # not a float tensor
+    assert text_to_ids(EOT, gpt2_ref, allowed_special={EOT}).tolist() == [[50256]]
+    with pytest.raises(ValueError, match=r"special token '<\|endoftext\|>'"):
+        text_to_ids(EOT, small_bpe)
+    with pytest.raises(ValueError, match="decodes one sequence, got a batch of 2"):
+        ids_to_text(torch.zeros(2, 3, dtype=torch.long), gpt2_ref)
+    with pytest.raises(ValueError, match=r"ids\[1\] is id 50257, outside \[0, 50257\)"):
+        ids_to_text([1, 50257], gpt2_ref)
+    with pytest.raises(TypeError, match=r"ids\[0\] must be an int token id, got bool True"):
+        ids_to_text([True], gpt2_ref)
+    with pytest.raises(TypeError, match="integer token ids, got a torch.float32 tensor"):
+        ids_to_text(torch.tensor([1.0]), gpt2_ref)
+    with pytest.raises(ValueError, match=r"one sequence of token ids, got shape \(1, 1, 2\)"):
+        ids_to_text(torch.zeros(1, 1, 2, dtype=torch.long), gpt2_ref)
+
+
+def test_lone_surrogates_are_encoded_like_tiktoken(small_bpe, gpt2_ours, gpt2_ref):
+    for text in ["\ud800", "a\ud83d\ude00b", "x\udfff y"]:  # lone, a pair, lone low
+        expected = gpt2_ref.encode(text)
+        assert gpt2_ours.encode(text) == expected and encode(text, gpt2_ours) == expected
+    assert gpt2_ours.decode(gpt2_ours.encode("a\ud83d\ude00b")) == "a😀b"  # the pair is joined
+    assert small_bpe.decode(small_bpe.encode("\ud800")) == "\ufffd"  # a lone one becomes �
+    assert BPETokenizer.train("ab\ud800ab", 257, special_tokens=()).merges == {(97, 98): 256}
+
+
+def test_decode_refuses_bools_floats_and_tables(small_bpe):
+    with pytest.raises(TypeError, match=r"token ids must be ints, got True \(bool\)"):
+        small_bpe.decode([True])
+    with pytest.raises(TypeError, match=r"token ids must be ints, got 104.0 \(float\)"):
+        small_bpe.decode([104.0])
+    with pytest.raises(ValueError, match=r"one sequence of token ids, got shape \(1, 2\)"):
+        small_bpe.decode(torch.tensor([[104, 105]]))
+    with pytest.raises(TypeError, match="ids must be a list of int token ids, got int 5"):
+        small_bpe.decode(5)
+    with pytest.raises(TypeError, match=r"token ids must be ints, got False \(bool\)"):
+        SimpleTokenizer.from_text("a b").decode([False])
+
+
+def test_train_refuses_empty_repeated_or_bad_special_tokens():
+    with pytest.raises(ValueError, match="a special token must not be the empty string"):
+        BPETokenizer.train("hi there", 300, special_tokens=[EOT, ""])
+    with pytest.raises(ValueError, match=r"must be distinct; \['<\|endoftext\|>'\] appear more"):
+        BPETokenizer.train("hi there", 300, special_tokens=[EOT, EOT])
+    with pytest.raises(TypeError, match="each special token must be a str, got int 5"):
+        BPETokenizer.train("hi there", 300, special_tokens=[5])
+    with pytest.raises(TypeError, match="vocab_size must be an int, got bool True"):
+        BPETokenizer.train("hi there", True)
+    with pytest.raises(TypeError, match="vocab_size must be an int, got float 300.0"):
+        BPETokenizer.train("hi there", 300.0)
+    with pytest.raises(TypeError, match="verbose must be True or False, got int 1"):
+        BPETokenizer.train("hi there", 300, verbose=1)
+    with pytest.raises(TypeError, match="text must be a str, got bytes"):
+        BPETokenizer.train(b"hi there", 300)
+    with pytest.raises(ValueError, match="a special token must not be the empty string"):
+        SimpleTokenizer.from_text("a b", specials=["<|unk|>", ""])
+    with pytest.raises(ValueError, match="must be distinct"):
+        SimpleTokenizer.from_text("a b", specials=["<|unk|>", "<|unk|>"])
+
+
+def test_constructors_check_types_and_pattern():
+    with pytest.raises(TypeError, match="a merge's id must be an int, got bool True"):
+        BPETokenizer({(True, 97): 256})
+    with pytest.raises(TypeError, match=r"the new id of merge \(97, 97\) must be an int, got str"):
+        BPETokenizer({(97, 97): "256"})
+    with pytest.raises(TypeError, match=r"the id of special token '<\|x\|>' must be an int, got"):
+        BPETokenizer({}, {"<|x|>": 256.0})
+    with pytest.raises(ValueError, match=r"pattern '\(' is not a valid regular expression"):
+        BPETokenizer({}, pattern="(")
+    with pytest.raises(ValueError, match="byte_ids must be 256 distinct ids, got 257"):
+        BPETokenizer({}, byte_ids=list(range(257)))
+    with pytest.raises(TypeError, match=r"the id of 'a' must be an int, got bool True"):
+        SimpleTokenizer({"a": True})
+    with pytest.raises(ValueError, match="vocab is empty"):
+        SimpleTokenizer({})
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"format": "llmcourse-bpe", "vers', r"tok.json is not valid JSON .*truncated"),
+        (b"\x89PNG\r\n\x1a\n\x00\xff", r"tok.json is not a tokenizer file: it is not UTF-8"),
+        (b'{"format": "llmcourse-bpe", "version": 1}', r"tok.json is incomplete: .*'pattern'"),
+        (
+            (
+                b'{"format": "llmcourse-bpe", "version": 1, "pattern": "(", "byte_ids": null,'
+                b' "merges": [], "special_tokens": {}}'
+            ),
+            r"tok.json holds a damaged tokenizer: pattern '\(' is not a valid",
+        ),
+        (
+            (
+                b'{"format": "llmcourse-bpe", "version": 1, "pattern": "a", "byte_ids": null,'
+                b' "merges": [[97, 97]], "special_tokens": {}}'
+            ),
+            r"tok.json holds a damaged tokenizer: a merge must be \[left_id, right_id, new_id\]",
+        ),
+        (
+            (
+                b'{"format": "llmcourse-bpe", "version": 1, "pattern": "a", "byte_ids": null,'
+                b' "merges": [[97, 97, 256], [97, 97, 257]], "special_tokens": {}}'
+            ),
+            r"tok.json holds a damaged tokenizer: merge \(97, 97\) appears twice",
+        ),
+        (
+            (
+                b'{"format": "llmcourse-bpe", "version": 1, "pattern": "a", "byte_ids": null,'
+                b' "merges": [], "special_tokens": {"<|x|>": true}}'
+            ),
+            r"tok.json holds a damaged tokenizer: the id of special token .* got bool True",
+        ),
+    ],
+)
+def test_load_names_the_file_of_a_damaged_tokenizer(tmp_path, content, expected):
+    path = tmp_path / "tok.json"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=expected):
+        BPETokenizer.load(path)
+
+
+def test_load_tiktoken_ranks_names_a_bad_file(tmp_path):
+    path = tmp_path / "bad.tiktoken"
+    path.write_text("IQ== 0\nnot-base64 1\n")
+    with pytest.raises(ValueError, match=r"bad.tiktoken line 2 is not 'base64-token rank'"):
+        load_tiktoken_ranks(path)
+    path.write_text("IQ== 0\n")
+    assert load_tiktoken_ranks(path) == {b"!": 0}

@@ -116,8 +116,15 @@ def test_evaluate_loss_averages_batches_caps_them_and_restores_the_mode():
     assert evaluate_loss(model, val) == pytest.approx(sum(each) / len(each))
     assert evaluate_loss(model, val, max_batches=1) == pytest.approx(each[0])
     assert model.training
-    with pytest.raises(ValueError, match="max_batches must be an int >= 1 or None, got 0"):
+    with pytest.raises(ValueError, match="max_batches must be an int >= 1, got 0"):
         evaluate_loss(model, val, max_batches=0)
+    with pytest.raises(TypeError, match="max_batches must be an int or None, got bool True"):
+        evaluate_loss(model, val, max_batches=True)
+    with pytest.raises(TypeError, match="loader must be a DataLoader"):
+        evaluate_loss(model, batches)
+    model.eval()
+    evaluate_loss(model, val)
+    assert not model.training  # left as it was found
 
 
 def test_warmup_then_cosine():
@@ -145,7 +152,15 @@ def test_weight_decay_only_on_matrices():
 def test_training_learns_the_cycle_and_records_its_history():
     model = tiny()
     train_loader, val_loader = loaders()
-    cfg = TrainConfig(max_steps=60, lr=5e-3, warmup_steps=5, eval_every=20, progress=False)
+    cfg = TrainConfig(
+        max_steps=60,
+        lr=5e-3,
+        min_lr=1e-4,
+        warmup_steps=5,
+        grad_clip=1.0,
+        eval_every=20,
+        progress=False,
+    )
     history = train(model, train_loader, val_loader, cfg)
     assert history.step == [20, 40, 60]
     assert history.tokens_seen == [20 * 64, 40 * 64, 60 * 64]
@@ -238,15 +253,18 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
 
 
 def test_train_config_bad_input():
-    with pytest.raises(ValueError, match="max_steps must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="TrainConfig.max_steps must be an int >= 1, got 0"):
         TrainConfig(max_steps=0)
-    with pytest.raises(ValueError, match="lr > 0 and 0 <= min_lr <= lr, got lr=0.001, min_lr=0.01"):
+    with pytest.raises(
+        ValueError,
+        match=r"TrainConfig.min_lr \(<= lr\) must be a finite number >= 0.0 and <= 0.001",
+    ):
         TrainConfig(lr=1e-3, min_lr=1e-2)
-    with pytest.raises(ValueError, match="grad_clip must be > 0 or None, got 0"):
+    with pytest.raises(ValueError, match="TrainConfig.grad_clip must be a finite number > 0.0"):
         TrainConfig(grad_clip=0)
     with pytest.raises(ValueError, match="checkpoint_every needs a checkpoint_dir"):
         TrainConfig(checkpoint_every=10)
-    with pytest.raises(TypeError, match="train needs a TrainConfig, got dict"):
+    with pytest.raises(TypeError, match="cfg must be a TrainConfig, got dict"):
         train(tiny(), loaders()[0], None, {"max_steps": 1})
 
 
@@ -336,3 +354,333 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path):
     assert one["val_loss"][-1] < one["val_loss"][0] - 0.2  # it learned something
     for other in (two, accumulated, both):
         assert other["val_loss"] == pytest.approx(one["val_loss"], abs=1e-5)
+
+
+# ----------------------------------------------------------------------------- defaults, config
+def test_the_default_config_is_the_plain_loop_written_by_hand():
+    hand, same = tiny(seed=2), tiny(seed=2)
+    torch.manual_seed(5)  # dropout draws
+    optimizer = make_optimizer(hand, lr=1e-3)
+    hand.train()
+    for _, (x, y) in zip(range(8), loaders()[0]):
+        loss = batch_loss(hand, x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    torch.manual_seed(5)
+    plain = TrainConfig(max_steps=8, eval_every=8, eval_batches=1, progress=False)
+    history = train(same, loaders()[0], None, plain)
+    assert history.lr == [1e-3]  # constant: no warm-up, no decay
+    for (name, a), b in zip(hand.named_parameters(), same.parameters()):
+        torch.testing.assert_close(a, b, msg=name)
+    assert (plain.min_lr, plain.warmup_steps, plain.grad_clip) == (None, 0, None)
+    assert TrainConfig(lr=5e-5).lr == 5e-5  # a small rate needs no min_lr of its own
+
+
+def test_train_config_checks_every_field_and_reads_back_as_a_dict(tmp_path):
+    cfg = TrainConfig(lr=2e-3, min_lr=1e-4, betas=[0.8, 0.9], checkpoint_dir=tmp_path)
+    assert cfg.betas == (0.8, 0.9)
+    data = cfg.to_dict()
+    assert data["betas"] == [0.8, 0.9] and data["checkpoint_dir"] == str(tmp_path)
+    assert data["min_lr"] == 1e-4 and data["grad_clip"] is None
+    assert json.loads(json.dumps(data)) == data
+    assert TrainConfig(**data).to_dict() == data
+    with pytest.raises(AttributeError, match="cannot assign to field 'lr'"):
+        cfg.lr = float("nan")
+    cases = [
+        (TypeError, "TrainConfig.max_steps must be an int, got bool True", {"max_steps": True}),
+        (ValueError, "TrainConfig.lr must be a finite number > 0.0, got nan", {"lr": math.nan}),
+        (
+            ValueError,
+            "TrainConfig.grad_clip must be a finite number > 0.0, got inf",
+            {"grad_clip": math.inf},
+        ),
+        (
+            ValueError,
+            r"betas\[1\] must be a finite number >= 0.0 and <= 0.999999, got 1.0",
+            {"betas": (0.9, 1.0)},
+        ),
+        (TypeError, "betas must be a pair of numbers", {"betas": 0.9}),
+        (TypeError, "TrainConfig.checkpoint_dir must be a folder path", {"checkpoint_dir": 3}),
+        (TypeError, "TrainConfig.bf16 must be True or False, got str 'yes'", {"bf16": "yes"}),
+        (
+            TypeError,
+            "TrainConfig.eval_batches must be an int or None, got float 2.0",
+            {"eval_batches": 2.0},
+        ),
+        (ValueError, "TrainConfig.warmup_steps must be an int >= 0, got -1", {"warmup_steps": -1}),
+        (
+            TypeError,
+            "TrainConfig.sample_prompt must be a str, got NoneType",
+            {"sample_prompt": None},
+        ),
+    ]
+    for error, message, kwargs in cases:
+        with pytest.raises(error, match=message):
+            TrainConfig(**kwargs)
+
+
+# ----------------------------------------------------------------------------- loss, schedule
+def test_batch_loss_refuses_batches_it_cannot_score():
+    model = tiny()
+    x, y = IDS[:32].view(2, 16), IDS[1:33].view(2, 16)
+    with pytest.raises(ValueError, match=r"every target of this batch \(2, 16\) is -100"):
+        batch_loss(model, x, torch.full_like(y, -100))
+    with pytest.raises(TypeError, match="inputs must hold integer token ids, got a torch.float32"):
+        batch_loss(model, x.float(), y)
+    with pytest.raises(
+        ValueError, match=r"targets \(other than -100\) holds id 40, outside \[0, 40\)"
+    ):
+        batch_loss(model, x, torch.full_like(y, 40))
+    with pytest.raises(ValueError, match=r"holds id -3"):
+        batch_loss(model, x, torch.full_like(y, -3))
+    with pytest.raises(ValueError, match=r"inputs \(32,\) and targets \(32,\) must have the same"):
+        batch_loss(model, x.flatten(), y.flatten())
+    with pytest.raises(TypeError, match="targets must be a"):
+        batch_loss(model, x, y.tolist())
+
+
+def test_perplexity_refuses_what_is_not_a_loss():
+    assert perplexity(torch.tensor(0.0)) == 1.0
+    assert perplexity(1000.0) == math.inf  # too large for a float: infinitely perplexed
+    with pytest.raises(ValueError, match="loss must be a finite number >= 0.0, got nan"):
+        perplexity(math.nan)
+    with pytest.raises(ValueError, match="loss must be a finite number >= 0.0, got -1.0"):
+        perplexity(-1.0)
+    with pytest.raises(TypeError, match="loss must be a number, got bool True"):
+        perplexity(True)
+
+
+def test_evaluate_loss_stops_at_a_non_finite_batch():
+    model = tiny()
+    model.out_head.register_forward_hook(lambda m, i, out: out * math.nan)
+    with pytest.raises(FloatingPointError, match="batch 0 of the loader gives a loss of nan"):
+        evaluate_loss(model, loaders()[1])
+
+
+def test_schedule_and_optimizer_bad_input():
+    assert lr_at(50, max_lr=0.1, warmup_steps=0, total_steps=100, min_lr=None) == 0.1
+    assert lr_at(0, max_lr=0.1, warmup_steps=0, total_steps=100) == 0.1
+    with pytest.raises(ValueError, match="step must be an int >= 0, got -1"):
+        lr_at(-1, 0.1, 0, 100)
+    with pytest.raises(ValueError, match="max_lr must be a finite number > 0.0, got nan"):
+        lr_at(0, math.nan, 0, 100)
+    with pytest.raises(ValueError, match=r"min_lr must be a finite number >= 0.0 and <= 0.1"):
+        lr_at(0, 0.1, 0, 100, min_lr=0.5)
+    with pytest.raises(TypeError, match="total_steps must be an int, got bool True"):
+        lr_at(0, 0.1, 0, True)
+    model = tiny()
+    with pytest.raises(ValueError, match=r"betas\[0\] must be a finite number"):
+        make_optimizer(model, 1e-3, betas=(1.5, 0.9))
+    with pytest.raises(ValueError, match="lr must be a finite number > 0.0, got 0.0"):
+        make_optimizer(model, 0.0)
+    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0.0, got -0.1"):
+        make_optimizer(model, 1e-3, weight_decay=-0.1)
+    model.requires_grad_(False)
+    with pytest.raises(ValueError, match="no parameter with requires_grad=True"):
+        make_optimizer(model, 1e-3)
+
+
+# ----------------------------------------------------------------------------- train's checks
+def _weights(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _unchanged(model, before):
+    return all(torch.equal(a, b) for a, b in zip(model.parameters(), before))
+
+
+def test_empty_loaders_are_refused_before_training():
+    model = tiny()
+    train_loader, val_loader = loaders()
+    cfg = TrainConfig(max_steps=2, eval_every=1, progress=False)
+    empty = torch.utils.data.DataLoader([])
+    with pytest.raises(ValueError, match="val_loader yields no batches .* or pass None"):
+        train(model, train_loader, empty, cfg)
+    with pytest.raises(ValueError, match=r"train_loader yields no batches \(its dataset has 0"):
+        train(model, empty, val_loader, cfg)
+    with pytest.raises(TypeError, match="on_eval must be a function of the History or None"):
+        train(model, train_loader, val_loader, cfg, on_eval=3)
+    with pytest.raises(TypeError, match="train_loader must be a DataLoader"):
+        train(model, list(train_loader), val_loader, cfg)
+
+
+def test_a_bad_checkpoint_dir_fails_before_the_first_step(tmp_path):
+    model = tiny()
+    before = _weights(model)
+    (tmp_path / "a-file").write_text("not a folder")
+    for bad, message in [
+        (tmp_path / "a-file", "is a file, not a folder"),
+        (tmp_path / "a-file" / "run", "cannot be written"),
+    ]:
+        cfg = TrainConfig(max_steps=2, checkpoint_dir=bad, progress=False)
+        with pytest.raises(ValueError, match=message):
+            train(model, loaders()[0], None, cfg)
+    assert _unchanged(model, before)
+    plain = torch.nn.Sequential(torch.nn.Embedding(40, 8), torch.nn.Linear(8, 40))
+    cfg = TrainConfig(max_steps=2, checkpoint_dir=tmp_path / "run", progress=False)
+    with pytest.raises(TypeError, match="model must be a GPTModel to save or resume checkpoints"):
+        train(plain, loaders()[0], None, cfg)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_checkpoint_dir_fails_before_the_first_step(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    cfg = TrainConfig(max_steps=2, checkpoint_dir=locked, progress=False)
+    with pytest.raises(ValueError, match="cannot be written"):
+        train(tiny(), loaders()[0], None, cfg)
+
+
+def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_history():
+    model = tiny()
+    calls = []
+
+    def poison(module, inputs, out):
+        if module.training:
+            calls.append(1)
+        return out * math.nan if len(calls) >= 3 and module.training else out
+
+    model.out_head.register_forward_hook(poison)
+    cfg = TrainConfig(max_steps=5, eval_every=1, eval_batches=1, progress=False)
+    with pytest.raises(FloatingPointError, match="training loss at step 3 is nan") as caught:
+        train(model, loaders()[0], None, cfg)
+    assert caught.value.history.step == [1, 2]
+    assert all(math.isfinite(v) for v in caught.value.history.train_loss)
+    assert not model.training  # left in eval mode, as after a finished run
+
+
+def test_an_interrupted_run_keeps_its_history():
+    def stop(history):
+        if history.step[-1] == 4:
+            raise KeyboardInterrupt
+
+    cfg = TrainConfig(max_steps=10, eval_every=2, progress=False)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        train(tiny(), *loaders(), cfg, on_eval=stop)
+    assert caught.value.history.step == [2, 4]
+    assert caught.value.history.seconds > 0
+
+
+# ----------------------------------------------------------------------------- checkpoints as a unit
+def _checkpointed(run_dir, steps=2):
+    model = tiny(seed=1)
+    cfg = TrainConfig(max_steps=steps, checkpoint_dir=run_dir, eval_every=steps, progress=False)
+    train(model, loaders()[0], None, cfg)
+    return model
+
+
+def test_a_save_interrupted_while_writing_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    model = _checkpointed(tmp_path)
+    saved = _weights(model)
+    opt = make_optimizer(model, 1e-3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)  # newer weights, whose save is interrupted
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path, model, opt, step=4)
+    monkeypatch.undo()
+    assert (tmp_path / "model.safetensors.partial").is_file()  # the half-done save
+    fresh = tiny(seed=9)
+    state = load_checkpoint(tmp_path, fresh)
+    assert state["step"] == 2
+    assert _unchanged(fresh, saved)  # the step-2 pair, whole
+    save_checkpoint(tmp_path, model, opt, step=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors", "train_state.pt"]
+
+
+def test_a_mixed_pair_is_refused_before_anything_is_loaded(tmp_path, monkeypatch):
+    model = _checkpointed(tmp_path)
+    opt = make_optimizer(model, 1e-3)
+    with torch.no_grad():
+        model.tok_emb.weight.add_(1.0)
+    replace = os.replace
+
+    def replace_once(src, dst):  # killed between renaming the weights and the state
+        if Path(dst).name == "train_state.pt":
+            raise KeyboardInterrupt
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_once)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path, model, opt, step=4)
+    monkeypatch.undo()
+    other = tiny(seed=9)
+    before = _weights(other)
+    message = "model.safetensors is not the weights train_state.pt was saved with \\(step 2\\)"
+    with pytest.raises(ValueError, match=message):
+        load_checkpoint(tmp_path, other)
+    cfg = TrainConfig(max_steps=4, progress=False)
+    with pytest.raises(ValueError, match=message):
+        train(other, loaders()[0], None, cfg, resume=tmp_path)
+    assert _unchanged(other, before)
+
+
+def test_resuming_with_another_batch_size_is_refused_before_loading(tmp_path):
+    _checkpointed(tmp_path)
+    model = tiny(seed=9)
+    before = _weights(model)
+    other_batches = make_loader(IDS[:500], batch_size=8, max_length=16, stride=8, seed=3)
+    cfg = TrainConfig(max_steps=4, progress=False)
+    with pytest.raises(
+        ValueError,
+        match="saved by a run with 15 batches of 4 per epoch; this "
+        "train_loader has 7 batches of 8: resume with the same data",
+    ):
+        train(model, other_batches, None, cfg, resume=tmp_path)
+    with pytest.raises(ValueError, match="is at step 2, past TrainConfig.max_steps 1"):
+        train(model, loaders()[0], None, TrainConfig(max_steps=1, progress=False), resume=tmp_path)
+    assert _unchanged(model, before)
+
+
+def test_a_corrupt_state_file_is_named_without_unsafe_advice(tmp_path):
+    model = _checkpointed(tmp_path)
+    state_file = tmp_path / "train_state.pt"
+    for content in (state_file.read_bytes()[:100], b"", b"not a checkpoint"):
+        state_file.write_bytes(content)
+        with pytest.raises(
+            ValueError, match="train_state.pt cannot be read as a training state"
+        ) as caught:
+            load_checkpoint(tmp_path, model)
+        assert "weights_only" not in str(caught.value)
+        assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    keys = ["step", "optimizer", "history", "extra", "weights_sha256"]
+    torch.save({**{key: {} for key in keys}, "step": 1, "torch_rng": "seed"}, state_file)
+    with pytest.raises(
+        ValueError, match="train_state.pt holds torch_rng str 'seed': it is damaged"
+    ):
+        load_checkpoint(tmp_path, model)
+    torch.save({"step": 1}, state_file)
+    with pytest.raises(
+        ValueError, match=r"not a training state written by save_checkpoint: it lacks \['extra'"
+    ):
+        load_checkpoint(tmp_path, model)
+
+
+def test_an_optimizer_that_does_not_fit_is_refused_before_the_weights_are_loaded(tmp_path):
+    _checkpointed(tmp_path)
+    model = tiny(seed=9)
+    before = _weights(model)
+    with pytest.raises(ValueError, match="optimizer state in .* does not fit this optimizer"):
+        load_checkpoint(tmp_path, model, torch.optim.SGD(model.parameters(), lr=0.1))
+    assert _unchanged(model, before)
+    with pytest.raises(TypeError, match="step must be an int, got float 2.0"):
+        save_checkpoint(tmp_path, model, make_optimizer(model, 1e-3), step=2.0)
+    with pytest.raises(TypeError, match="history must be a History or None, got dict"):
+        save_checkpoint(tmp_path, model, make_optimizer(model, 1e-3), step=2, history={})
+
+
+def test_history_from_dict_refuses_ragged_lists():
+    good = History(
+        step=[1, 2], tokens_seen=[4, 8], lr=[0.1, 0.1], train_loss=[1, 1], val_loss=[2, 2]
+    )
+    assert History.from_dict(good.to_dict()) == good
+    with pytest.raises(ValueError, match="History.from_dict needs lists"):
+        History.from_dict({**good.to_dict(), "lr": [0.1]})
+    with pytest.raises(TypeError, match="data must be a dict made by History.to_dict"):
+        History.from_dict([1, 2])

@@ -71,6 +71,12 @@ def test_explorer_bad_input():
         viz.attention_explorer(np.zeros((3, 5, 5)), TOKENS)
     with pytest.raises(ValueError, match="got 4 tokens for weights over 5"):
         viz.attention_explorer(random_weights(), TOKENS[:4])
+    bad = random_weights()
+    bad[1, 2, 3, 0] = np.nan
+    with pytest.raises(ValueError, match="needs finite weights"):
+        viz.attention_explorer(bad, TOKENS)
+    with pytest.raises(TypeError, match="show_values must be True or False, got int 1"):
+        viz.attention_explorer(random_weights(), TOKENS, show_values=1)
 
 
 def test_model_attention_is_the_models_weights_in_eval_mode():
@@ -84,6 +90,26 @@ def test_model_attention_is_the_models_weights_in_eval_mode():
         expected = model.eval().attention_weights(torch.tensor([ids]))[:, 0].numpy()
     np.testing.assert_allclose(w, expected)
     assert viz.model_attention(model.double(), ids).dtype == np.float64
+
+
+def test_model_attention_checks_the_ids():
+    model = GPTModel(GPTConfig.preset("tiny"))
+    with pytest.raises(ValueError, match=r"ids\[1\] is id 512, outside \[0, 512\)"):
+        viz.model_attention(model, [1, 512])
+    with pytest.raises(ValueError, match=r"ids\[0\] is id -1"):
+        viz.model_attention(model, [-1, 2])
+    with pytest.raises(TypeError, match=r"ids\[0\] must be an int token id, got float 1.5"):
+        viz.model_attention(model, [1.5, 2])
+    with pytest.raises(TypeError, match=r"ids\[1\] must be an int token id, got bool True"):
+        viz.model_attention(model, [1, True])
+    with pytest.raises(TypeError, match="ids must hold integer token ids, got a torch.float32"):
+        viz.model_attention(model, torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"one non-empty sequence of token ids, got \(1, 2\)"):
+        viz.model_attention(model, torch.tensor([[1, 2]]))
+    with pytest.raises(ValueError, match=r"one non-empty sequence of token ids, got \(0,\)"):
+        viz.model_attention(model, [])
+    with pytest.raises(TypeError, match="model must have attention_weights"):
+        viz.model_attention(torch.nn.Linear(2, 2), [1])
 
 
 def test_live_attention_renders_and_cuts_to_the_context():
@@ -103,6 +129,10 @@ def test_live_attention_renders_and_cuts_to_the_context():
     assert len(data[0]["z"]) == 6
     text.value = ""
     assert out.outputs == ()
+    with pytest.raises(ValueError, match="max_tokens must be an int >= 1, got 0"):
+        viz.live_attention(model, tokenize, max_tokens=0)
+    with pytest.raises(TypeError, match="tokenize must be a function"):
+        viz.live_attention(model, "abc")
 
 
 # ----------------------------------------------------------------------------- step view
@@ -145,5 +175,15 @@ def test_step_bad_input():
         viz.attention_steps(torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
         viz.attention_steps(torch.zeros(3, 3), dropout=1.0)
+    with pytest.raises(ValueError, match="dropout must be a finite number, got nan"):
+        viz.attention_steps(torch.zeros(3, 3), dropout=float("nan"))
+    with pytest.raises(TypeError, match="dropout must be a number, got bool True"):
+        viz.attention_steps(torch.zeros(3, 3), dropout=True)
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -1"):
+        viz.attention_steps(torch.zeros(3, 3), seed=-1)
+    with pytest.raises(ValueError, match=r"scores must be finite floating-point numbers"):
+        viz.attention_steps(torch.tensor([[0.0, float("nan")], [0.0, 0.0]]))
+    with pytest.raises(TypeError, match=r"scores must be a tensor \(tokens, tokens\), got list"):
+        viz.attention_steps([[0.0]])
     with pytest.raises(ValueError, match="got 2 tokens for scores over 3"):
         viz.attention_step_view(torch.zeros(3, 3), ["a", "b"])

@@ -65,7 +65,7 @@ def test_explorer_in_3d():
 
 
 def test_explorer_bad_input():
-    with pytest.raises(ValueError, match="dims must be 2 or 3"):
+    with pytest.raises(ValueError, match="dims must be an int >= 2 and <= 3, got 4"):
         viz.embedding_explorer(views(), LABELS, dims=4)
     with pytest.raises(ValueError, match="got 7 labels but 2 groups"):
         viz.embedding_explorer(views(), LABELS, ["a", "b"])

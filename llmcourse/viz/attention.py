@@ -11,6 +11,15 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from llmcourse.attention import causal_mask
+from llmcourse.validate import (
+    check_bool,
+    check_float,
+    check_ids,
+    check_int,
+    check_type,
+    describe,
+)
 from llmcourse.viz.render import fit_header, live_figure, visibility_slider
 from llmcourse.viz.tokens import _escape, show_piece
 
@@ -76,17 +85,18 @@ def _axes(fig: go.Figure, tokens: Sequence[str]) -> None:
 # ----------------------------------------------------------------------------- the explorer
 def model_attention(model: torch.nn.Module, ids: Sequence[int] | torch.Tensor) -> np.ndarray:
     """Attention weights of ``model`` (any ``GPTModel``) for one sequence of token ids:
-    ``(n_layer, n_head, tokens, tokens)`` in the model's float dtype, in eval mode (the model's
-    mode is restored)."""
-    ids = torch.as_tensor(ids, dtype=torch.long).reshape(1, -1)
+    ``(n_layer, n_head, tokens, tokens)`` in the model's float dtype, computed in eval mode
+    (the model's mode is left as it was)."""
+    check_type("model", model, torch.nn.Module, "a GPTModel")
+    if not callable(getattr(model, "attention_weights", None)):
+        raise TypeError(f"model must have attention_weights (a GPTModel), got {describe(model)}")
+    ids = check_ids("ids", ids, getattr(getattr(model, "cfg", None), "vocab_size", None))
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    if ids.dim() != 1 or ids.numel() == 0:
+        raise ValueError(f"ids must be one non-empty sequence of token ids, got {tuple(ids.shape)}")
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            weights = model.attention_weights(ids.to(device))  # (layer, 1, head, T, T)
-    finally:
-        model.train(was_training)
+    with torch.no_grad():
+        weights = model.attention_weights(ids.reshape(1, -1).to(device))  # (layer, 1, head, T, T)
     weights = weights[:, 0].cpu()
     if weights.dtype not in (torch.float32, torch.float64):  # numpy has no bfloat16
         weights = weights.float()
@@ -112,9 +122,10 @@ def attention_explorer(
     n_layer, n_head, n = w.shape[:3]
     if len(tokens) != n:
         raise ValueError(f"attention_explorer got {len(tokens)} tokens for weights over {n}")
-    if show_values is None:
-        show_values = n <= 12
-    future = np.triu(np.ones((n, n), dtype=bool), k=1)
+    if not np.issubdtype(w.dtype, np.number) or not np.isfinite(w).all():
+        raise ValueError("attention_explorer needs finite weights (no NaN or inf)")
+    show_values = n <= 12 if show_values is None else check_bool("show_values", show_values)
+    future = ~causal_mask(n).numpy()  # blank: what no query may see
     fig = go.Figure()
     labels, titles = [], []
     prefix = f"{title} — " if title else ""
@@ -162,7 +173,13 @@ def live_attention(
     """
     import ipywidgets as widgets
 
-    limit = max_tokens or model.cfg.context_length
+    check_type("model", model, torch.nn.Module, "a GPTModel")
+    if not callable(tokenize):
+        raise TypeError(
+            f"tokenize must be a function text -> [(piece, id)], got {describe(tokenize)}"
+        )
+    check_type("value", value, str, "a str")
+    limit = check_int("max_tokens", max_tokens, 1, none_ok=True) or model.cfg.context_length
     box = widgets.Textarea(value=value, description="text", layout={"width": "100%"})
 
     def draw(text: str) -> go.Figure | None:
@@ -185,15 +202,20 @@ def attention_steps(
     ``dropout`` (each weight zeroed with probability ``dropout``, the rest divided by
     ``1 - dropout``; the random draw comes from ``seed``).
     """
+    check_type("scores", scores, torch.Tensor, "a tensor (tokens, tokens)")
     if scores.dim() != 2 or scores.shape[0] != scores.shape[1]:
         raise ValueError(
             f"attention_steps needs square scores (tokens, tokens), got {tuple(scores.shape)}"
         )
+    if not scores.is_floating_point() or not bool(torch.isfinite(scores).all()):
+        raise ValueError("scores must be finite floating-point numbers (no NaN or inf)")
+    dropout = check_float("dropout", dropout)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    seed = check_int("seed", seed, 0)
     scores = scores.detach().double().cpu()
     n = scores.shape[0]
-    masked = scores.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), float("-inf"))
+    masked = scores.masked_fill(~causal_mask(n), float("-inf"))
     weights = torch.softmax(masked, dim=-1)
     keep = torch.rand(n, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     dropped = torch.where(keep >= dropout, weights / (1.0 - dropout), torch.zeros_like(weights))

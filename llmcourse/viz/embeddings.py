@@ -14,6 +14,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from llmcourse.embeddings import cosine_similarity, pca
+from llmcourse.validate import check_bool, check_float, check_int
 from llmcourse.viz import theme
 from llmcourse.viz.render import fit_header
 from llmcourse.viz.tokens import _escape
@@ -43,8 +44,9 @@ def embedding_explorer(
     """
     if not views:
         raise ValueError("embedding_explorer needs views: {name: (n, d) vectors}")
-    if dims not in (2, 3):
-        raise ValueError(f"dims must be 2 or 3, got {dims!r}")
+    dims = check_int("dims", dims, 2, 3)
+    neighbours = check_int("neighbours", neighbours, 1)
+    check_bool("unit", unit)
     labels = [str(label) for label in labels]
     n = len(labels)
     groups = ["tokens"] * n if groups is None else [str(g) for g in groups]
@@ -165,6 +167,9 @@ def neighbour_bars(
     for view in views:
         if list(table[view]) != queries:
             raise ValueError(f"view {view!r} lists queries {list(table[view])}, expected {queries}")
+        for query in queries:
+            for label, similarity in table[view][query]:
+                check_float(f"the similarity of {label!r} to {query!r}", similarity, -1.0, 1.0)
     fig = make_subplots(
         rows=1, cols=len(views), subplot_titles=[_escape(v) for v in views], horizontal_spacing=0.18
     )
