@@ -125,7 +125,7 @@ def test_weights_are_causal_rows_of_a_softmax(fast):
     assert torch.all(w.masked_select(~causal_mask(6)) == 0)
     assert torch.all(w[..., 0, 0] == 1)  # the first token can only look at itself
     # the weights are the ones forward averages the values with: redo the output from them
-    q, k, v = attn.project(x)
+    _, _, v = attn.project(x)
     context = (w @ v).transpose(1, 2).reshape(2, 6, 16)
     torch.testing.assert_close(attn.out_proj(context), attn(x))
 

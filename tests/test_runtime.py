@@ -67,17 +67,17 @@ def test_mode_sets_and_restores_every_submodule_even_on_error():
     with mode(model):
         assert [m.training for m in model.modules()] == [False, False, False]
     assert [m.training for m in model.modules()] == [True, True, False]
-    with pytest.raises(RuntimeError, match="boom"):
-        with mode(model, training=True):
-            assert all(m.training for m in model.modules())
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), mode(model, training=True):
+        assert all(m.training for m in model.modules())
+        raise RuntimeError("boom")
     assert [m.training for m in model.modules()] == [True, True, False]
-    with pytest.raises(TypeError, match="training must be True or False, got int 1"):
-        with mode(model, training=1):
-            pass
-    with pytest.raises(TypeError, match="model must be a torch.nn.Module, got str"):
-        with mode("model"):
-            pass
+    with (
+        pytest.raises(TypeError, match="training must be True or False, got int 1"),
+        mode(model, training=1),
+    ):
+        pass
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module, got str"), mode("model"):
+        pass
 
 
 def test_progress_bar_redraws_at_most_once_a_second():
