@@ -29,8 +29,7 @@ import torch
 from benchmarks import results_file
 from benchmarks.bench_model import hf_model
 from llmcourse.generate import generate
-from llmcourse.pretrain import course_model_card, load_course_model
-from llmcourse.weights import gpt2_state_dict
+from llmcourse.weights import gpt2_state_dict, load_pretrained, model_card
 
 NEW_TOKENS = 255
 EOT = 50256
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = 1 if args.quick else args.rounds
 
     torch.manual_seed(0)
-    model = load_course_model()
+    model = load_pretrained("course")
     prompt = torch.tensor([[EOT]])
     paths: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         "KV cache": lambda p: generate(model, p, NEW_TOKENS, use_cache=True),
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{name} generated different tokens than the KV-cache path")
 
     tokens_per_s = {name: NEW_TOKENS / statistics.median(t) for name, t in times.items()}
-    card = course_model_card()
+    card = model_card("course")
     result = {
         "machine": results_file.machine(torch=torch.__version__, threads=torch.get_num_threads()),
         "new_tokens": NEW_TOKENS,

@@ -18,14 +18,17 @@ Welcome                            ``assets`` (every external file, by name)
 4 Attention                        ``attention``; uses: ``config``, ``model``; ``viz.attention``
 5 The GPT model                    ``config``, ``model``, ``generate`` (greedy); ``viz.gpt``
 6 Pretraining                      ``loss``, ``optim``, ``train``, ``checkpoint``, ``generate``
-                                   (sampling, KV cache), ``weights``; uses: ``data``, ``model``,
-                                   ``pretrain`` (the course model); ``viz.pretrain``
-7.0 LoRA                           ``lora``; uses: ``classify``, ``spam``, ``pretrain``;
+                                   (sampling, KV cache), ``weights`` (files, GPT-2,
+                                   ``load_pretrained``), ``gpt2_layout``; uses: ``data``,
+                                   ``model``, ``pretrain`` and ``commands`` (the command that
+                                   made the course model); ``viz.pretrain``
+7.0 LoRA                           ``lora``; uses: ``classify``, ``spam``, ``weights``;
                                    ``viz.lora``
-7.1 Fine-tuning for classification ``spam``, ``classify``, ``baseline``; uses: ``pretrain``,
+7.1 Fine-tuning for classification ``spam``, ``classify``, ``baseline``; uses: ``weights``,
                                    ``optim``; ``viz.classify``
-7.2 Following instructions         ``instruct``; uses: ``train``, ``pretrain``,
-                                   ``instruct_model`` (the committed model); ``viz.instruct``
+7.2 Following instructions         ``instruct``; uses: ``train``, ``weights``,
+                                   ``instruct_model`` (the command that made the committed
+                                   model); ``viz.instruct``
 Appendix: Scaling out              ``runtime`` (process groups for ``torchrun``); uses: ``train``
 every chapter                      ``runtime`` (device, seeds, train/eval mode), ``validate``
                                    (argument checks), ``viz.render`` and ``viz.theme`` (the

@@ -1,4 +1,4 @@
-"""The instruction-tuned course model: the command that makes it, its card, loading it (chapter 7.2).
+"""The instruction-tuned course model: the command that makes it and its card (chapter 7.2).
 
 Chapter 7.2 fine-tunes the course model for a few hundred steps, which teaches it the answer
 format but not yet the skills. This module's command fine-tunes it for longer, on the same
@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shlex
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +25,8 @@ from typing import Any
 
 import torch
 
-from llmcourse import assets, runtime
+from llmcourse import runtime
+from llmcourse.commands import add_run_arguments, command_line, machine, training_card, write_card
 from llmcourse.instruct import (
     DEFAULT_FAMILIES,
     evaluate_exact_match,
@@ -35,46 +34,15 @@ from llmcourse.instruct import (
     make_instruction_loaders,
     split_dataset,
 )
-from llmcourse.model import GPTModel, count_parameters
-from llmcourse.pretrain import (
-    CHECKPOINTS,
-    add_run_arguments,
-    course_model_card,
-    load_course_model,
-    machine,
-    write_card,
-)
+from llmcourse.model import count_parameters
 from llmcourse.tokenizer import gpt2_tokenizer
 from llmcourse.train import TrainConfig, train
-from llmcourse.weights import load_model, save_model
+from llmcourse.weights import CHECKPOINTS, load_model, load_pretrained, model_card, save_model
 
-__all__ = [
-    "INSTRUCT_MODEL",
-    "instruct_data",
-    "instruct_model_card",
-    "load_instruct_model",
-    "main",
-    "records_sha256",
-]
+__all__ = ["INSTRUCT_MODEL", "instruct_data", "main", "records_sha256", "train_config"]
 
 INSTRUCT_MODEL = CHECKPOINTS / "instruct-model.safetensors"
 """The committed instruction-tuned course model, in the repository's ``checkpoints/``."""
-CARD = INSTRUCT_MODEL.with_suffix(".json")
-
-
-def load_instruct_model(device: torch.device | str | None = None, **overrides: Any) -> GPTModel:
-    """The instruction-tuned course model (fp32, eval mode) from ``checkpoints/``; offline.
-
-    Outside a clone of the repository it is fetched once as the asset ``instruct-model``.
-    """
-    path = INSTRUCT_MODEL if INSTRUCT_MODEL.is_file() else assets.fetch("instruct-model")
-    return load_model(path, device=device, **overrides)
-
-
-def instruct_model_card() -> dict[str, Any]:
-    """The instruction-tuned model's card as a dict (see ``checkpoints/instruct-model.json``)."""
-    path = CARD if CARD.is_file() else assets.fetch("instruct-model-card")
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def instruct_data(
@@ -113,6 +81,26 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The fine-tuning settings of the parsed options; each is given here, not left to
+    ``TrainConfig``'s defaults, so the committed model's card stays true."""
+    return TrainConfig(
+        max_steps=args.steps,
+        lr=args.lr,
+        min_lr=args.min_lr,
+        warmup_steps=args.warmup,
+        weight_decay=args.weight_decay,
+        betas=(0.9, 0.95),
+        grad_clip=1.0,
+        grad_accum_steps=1,
+        eval_every=args.eval_every,
+        eval_batches=None,
+        bf16=False,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_dir=args.run_dir,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(argv) if argv is not None else None)
     if args.threads:
@@ -120,21 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     tokenizer = gpt2_tokenizer()
     train_data, val_data, test_data = instruct_data(args.examples, args.data_seed, args.split_seed)
     runtime.seed(args.seed)
-    model = load_course_model(runtime.device())
+    model = load_pretrained("course", runtime.device())
     train_loader, val_loader = make_instruction_loaders(
         train_data, val_data, tokenizer, batch_size=args.batch_size, seed=args.seed
     )
-    tcfg = TrainConfig(
-        max_steps=args.steps,
-        lr=args.lr,
-        min_lr=args.min_lr,
-        warmup_steps=args.warmup,
-        weight_decay=args.weight_decay,
-        eval_every=args.eval_every,
-        eval_batches=None,
-        checkpoint_every=args.checkpoint_every,
-        checkpoint_dir=args.run_dir,
-    )
+    tcfg = train_config(args)
     print(
         f"fine-tuning {count_parameters(model):,} parameters on {len(train_data):,} examples "
         f"({len(train_loader)} batches per epoch) for {args.steps} steps"
@@ -154,11 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     card = {
         "name": "instruct-model",
         "base": "course-model",
-        "base_sha256": course_model_card()["weights_sha256"],
-        "command": (
-            "python -m llmcourse.instruct_model "
-            + shlex.join(sys.argv[1:] if argv is None else argv)
-        ).strip(),
+        "base_sha256": model_card("course")["weights_sha256"],
+        "command": command_line("llmcourse.instruct_model", argv),
         "threads": torch.get_num_threads(),
         "seed": args.seed,
         "data": {
@@ -177,16 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "config": saved.cfg.to_dict(),
         "parameters": count_parameters(model),
-        "training": {
-            "steps": args.steps,
-            "batch_size": args.batch_size,
-            "epochs": round(args.steps * args.batch_size / len(train_data), 2),
-            "lr": args.lr,
-            "min_lr": args.min_lr,
-            "warmup": args.warmup,
-            "weight_decay": args.weight_decay,
-            "seconds": round(history.seconds, 1),
-        },
+        "training": training_card(
+            tcfg,
+            batch_size=args.batch_size,
+            epochs=round(args.steps * args.batch_size / len(train_data), 2),
+            seconds=round(history.seconds, 1),
+        ),
         "machine": machine(model),
         "history": {
             "step": history.step,
@@ -233,7 +204,7 @@ def _card_text(card: dict[str, Any]) -> str:
 The course model (see `README.md`; weights sha256 `{card["base_sha256"]}`) fine-tuned on
 chapter 7.2's generated instructions, every weight trained, the prompt masked so only the
 response counts. Chapter 7.2 loads it with
-`llmcourse.instruct_model.load_instruct_model()`.
+`llmcourse.weights.load_pretrained("instruct")`.
 
 - **Weights:** `instruct-model.safetensors`, {card["weights_dtype"]}, sha256 `{card["weights_sha256"]}`
 - **Command:** `{card["command"]}` ({card["threads"]} threads)
@@ -245,7 +216,7 @@ response counts. Chapter 7.2 loads it with
   `{d["test_sha256"]}`)
 - **Training:** {t["steps"]:,} steps of {t["batch_size"]} examples ({t["epochs"]} epochs),
   AdamW (weight decay {t["weight_decay"]}), learning rate {t["lr"]} after {t["warmup"]}
-  warm-up steps, cosine to {t["min_lr"]}, gradients clipped at 1.0
+  warm-up steps, cosine to {t["min_lr"]}, gradients clipped at {t["grad_clip"]}
 - **Time:** {t["seconds"]:,} s on {card["machine"]["cpu"]}, torch {card["machine"]["torch"]},
   {card["date"]}
 

@@ -1,4 +1,4 @@
-"""The course model: the command that pretrains it, its model card, and loading it (chapter 6).
+"""The course model: the command that pretrains it and writes its model card (chapter 6).
 
 The course model is a small GPT-2 (``GPTConfig.preset("course")``, GPT-2's tokenizer) pretrained
 by ``llmcourse.train`` on the course corpus, *Moby-Dick*, whose last 10% is held out for
@@ -18,9 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import platform
-import shlex
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,70 +26,22 @@ from typing import Any
 import torch
 
 from llmcourse import assets, runtime
+from llmcourse.commands import add_run_arguments, command_line, machine, training_card, write_card
 from llmcourse.config import GPTConfig
 from llmcourse.data import encode, load_corpus, make_loader, train_val_split
 from llmcourse.generate import generate, ids_to_text, text_to_ids
 from llmcourse.model import GPTModel, count_parameters
-from llmcourse.tokenizer import gpt2_tokenizer
 from llmcourse.runtime import is_main_process, setup_distributed
+from llmcourse.tokenizer import gpt2_tokenizer
 from llmcourse.train import History, TrainConfig, evaluate_loss, train
-from llmcourse.weights import load_model, save_model
+from llmcourse.weights import CHECKPOINTS, load_model, save_model
 
-__all__ = [
-    "CHECKPOINTS",
-    "COURSE_MODEL",
-    "add_run_arguments",
-    "course_model_card",
-    "load_course_model",
-    "machine",
-    "main",
-    "write_card",
-]
+__all__ = ["COURSE_MODEL", "main", "train_config"]
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-"""The repository's folder of committed models and their cards."""
 COURSE_MODEL = CHECKPOINTS / "course-model.safetensors"
 """The committed course model, in the repository's ``checkpoints/`` folder."""
-CARD = COURSE_MODEL.with_suffix(".json")
 
 SAMPLE_PROMPTS = ("Call me Ishmael.", "The whale", "Queequeg was", "It was a dark")
-
-
-def load_course_model(device: torch.device | str | None = None, **overrides: Any) -> GPTModel:
-    """The pretrained course model (fp32, eval mode) from ``checkpoints/``; no network needed.
-
-    Outside a clone of the repository (e.g. a ``pip install`` in Colab) it is fetched once as
-    the asset ``course-model``. ``overrides`` change config fields such as ``dropout``.
-    """
-    path = COURSE_MODEL if COURSE_MODEL.is_file() else assets.fetch("course-model")
-    return load_model(path, device=device, **overrides)
-
-
-def course_model_card() -> dict[str, Any]:
-    """The course model's card as a dict (see ``checkpoints/course-model.json``)."""
-    path = CARD if CARD.is_file() else assets.fetch("course-model-card")
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def _cpu_name() -> str:
-    """The CPU's model name (Linux), else the architecture."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine(model: torch.nn.Module) -> dict[str, str]:
-    """Where a model was trained, for its card: device, CPU, torch and Python versions."""
-    return {
-        "device": str(next(model.parameters()).device),
-        "cpu": _cpu_name(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def _sha256(text: str) -> str:
@@ -130,16 +79,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def add_run_arguments(
-    p: argparse.ArgumentParser, run_dir: str, checkpoint_every: int, out: Path
-) -> None:
-    """The options every command that trains a committed model shares: threads, training
-    checkpoints, resuming, and the model file to write."""
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--run-dir", default=run_dir, help="training checkpoints")
-    p.add_argument("--checkpoint-every", type=int, default=checkpoint_every)
-    p.add_argument("--resume", action="store_true", help="continue from --run-dir")
-    p.add_argument("--out", default=str(out), help="the model file to write")
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The ``TrainConfig`` of the command's options: every setting the committed model was
+    trained with is passed explicitly, so a change of defaults cannot change it."""
+    return TrainConfig(
+        max_steps=args.steps,
+        lr=args.lr,
+        min_lr=args.min_lr,
+        warmup_steps=args.warmup,
+        weight_decay=args.weight_decay,
+        betas=(0.9, 0.95),
+        grad_clip=1.0,
+        grad_accum_steps=1,
+        eval_every=args.eval_every,
+        eval_batches=args.eval_batches,
+        sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_dir=args.run_dir,
+        bf16=args.bf16,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,19 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     val_loader = make_loader(val_ids, args.batch_size, ctx, ctx, shuffle=False, drop_last=False)
     model = GPTModel(cfg).to(runtime.device())
-    tcfg = TrainConfig(
-        max_steps=args.steps,
-        lr=args.lr,
-        min_lr=args.min_lr,
-        warmup_steps=args.warmup,
-        weight_decay=args.weight_decay,
-        eval_every=args.eval_every,
-        eval_batches=args.eval_batches,
-        sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every,
-        checkpoint_dir=args.run_dir,
-        bf16=args.bf16,
-    )
+    tcfg = train_config(args)
     main_process = is_main_process()
     if main_process:
         print(
@@ -213,9 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     val_loss = evaluate_loss(saved, val_loader)
     card = {
         "name": "course-model",
-        "command": (
-            "python -m llmcourse.pretrain " + shlex.join(sys.argv[1:] if argv is None else argv)
-        ).strip(),
+        "command": command_line("llmcourse.pretrain", argv),
         "processes": world,
         "threads": torch.get_num_threads(),
         "seed": args.seed,
@@ -231,21 +175,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "config": cfg.to_dict(),
         "parameters": count_parameters(model),
-        "training": {
-            "steps": args.steps,
-            "batch_size": args.batch_size,
-            "context": ctx,
-            "tokens_seen": history.tokens_seen[-1],
-            "epochs": round(history.tokens_seen[-1] / len(train_ids), 2),
-            "lr": args.lr,
-            "min_lr": args.min_lr,
-            "warmup": args.warmup,
-            "eval_batches": args.eval_batches,
-            "weight_decay": args.weight_decay,
-            "bf16": args.bf16,
-            "seconds": round(history.seconds, 1),
-            "tokens_per_second": round(history.tokens_seen[-1] / history.seconds, 1),
-        },
+        "training": training_card(
+            tcfg,
+            batch_size=args.batch_size,
+            context=ctx,
+            tokens_seen=history.tokens_seen[-1],
+            epochs=round(history.tokens_seen[-1] / len(train_ids), 2),
+            seconds=round(history.seconds, 1),
+            tokens_per_second=round(history.tokens_seen[-1] / history.seconds, 1),
+        ),
         "machine": machine(model),
         "val_loss": round(val_loss, 4),
         "val_perplexity": round(float(torch.tensor(val_loss).exp()), 2),
@@ -265,14 +203,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) and {card_path}")
     print(f"validation loss {val_loss:.3f}, perplexity {card['val_perplexity']}")
     return 0
-
-
-def write_card(card: dict[str, Any], weights: Path, text: str, text_path: Path) -> Path:
-    """Write a model card: its data next to ``weights`` (``.json``), ``text`` to ``text_path``."""
-    card_path = weights.with_suffix(".json")
-    card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    text_path.write_text(text, encoding="utf-8")
-    return card_path
 
 
 def _card_text(card: dict[str, Any]) -> str:
@@ -295,7 +225,7 @@ def _card_text(card: dict[str, Any]) -> str:
 A GPT-2-architecture model ({card["parameters"]:,} parameters: {c["n_layer"]} blocks,
 width {c["n_embd"]}, {c["n_head"]} heads, context {c["context_length"]}, GPT-2's tokenizer and
 50,257-token vocabulary, tied head) pretrained from scratch on *Moby-Dick* by `llmcourse.train`.
-Chapters 6 and 7 use it. Load it with `llmcourse.pretrain.load_course_model()`.
+Chapters 6 and 7 use it. Load it with `llmcourse.weights.load_pretrained("course")`.
 
 - **Weights:** `course-model.safetensors`, {card["weights_dtype"]}, sha256 `{card["weights_sha256"]}`
 - **Command:** `{card["command"]}` ({card["processes"]} process(es), {card["threads"]} threads)
@@ -307,7 +237,7 @@ Chapters 6 and 7 use it. Load it with `llmcourse.pretrain.load_course_model()`.
 - **Training:** {t["steps"]:,} steps of {t["batch_size"]} windows × {t["context"]} tokens =
   {t["tokens_seen"]:,} tokens ({t["epochs"]} epochs), AdamW (weight decay {t["weight_decay"]} on
   matrices), learning rate {t["lr"]} after {t["warmup"]} warm-up steps, cosine to {t["min_lr"]},
-  gradients clipped at 1.0, bf16 autocast: {t["bf16"]}
+  gradients clipped at {t["grad_clip"]}, bf16 autocast: {t["bf16"]}
 - **Time:** {t["seconds"]:,} s on {card["machine"]["cpu"]} ({t["tokens_per_second"]:,} tokens/s),
   torch {card["machine"]["torch"]}, {card["date"]}
 - **Validation loss** of the saved weights: {card["val_loss"]} (perplexity {card["val_perplexity"]})

@@ -1,19 +1,11 @@
-"""GPT-2 weights in Hugging Face's layout ↔ ``GPTModel`` (chapters 5 and 6).
+"""Model files: ``GPTModel`` weights on disk, pretrained models, and export (chapters 5 to 7).
 
-One table, ``GPT2_KEYS``, says where every Hugging Face GPT-2 tensor goes in ``GPTModel``. Hugging
-Face stores its projections as ``Conv1D`` layers whose weight is ``(in, out)``, the transpose of
-``nn.Linear``'s ``(out, in)``: those rows of the table are marked ``transpose``. Its fused
-``c_attn`` holds query, key and value in that order, as does our fused ``qkv``, so it needs only
-the transpose.
-
-Keys may come with or without the ``transformer.`` prefix (``GPT2LMHeadModel.state_dict()`` has
-it, the ``model.safetensors`` of the ``gpt2`` repositories does not). The causal-mask buffers of
-older checkpoints (``attn.bias``, ``attn.masked_bias``) are not weights and are skipped.
-
-Files: ``save_model`` / ``load_model`` write and read a ``GPTModel`` as safetensors with its
-config in the file's metadata (the course model and training checkpoints use them);
-``load_gpt2`` reads GPT-2's own ``model.safetensors`` (fetched over https by
-``llmcourse.assets`` when a learner is online) into a ``GPTModel``.
+``save_model`` / ``load_model`` write and read a ``GPTModel`` as safetensors with its config in
+the file's metadata (the course models and training checkpoints use them). ``load_gpt2`` reads
+GPT-2's own ``model.safetensors`` (fetched over https by ``llmcourse.assets``), ``save_hf``
+writes a folder in Hugging Face's GPT-2 layout that ``transformers`` loads. ``load_pretrained``
+is the one place to get a pretrained model by name or path, ``model_card`` its card. The key
+table and config conversion between the two layouts live in ``llmcourse.gpt2_layout``.
 """
 
 from __future__ import annotations
@@ -21,9 +13,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,197 +24,35 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from llmcourse.config import PRESETS, GPTConfig
+from llmcourse.gpt2_layout import (
+    GPT2_KEYS,
+    LoadReport,
+    config_from_gpt2,
+    config_to_gpt2,
+    gpt2_state_dict,
+    load_gpt2_state_dict,
+    strip_prefix,
+)
 from llmcourse.model import GPTModel
+from llmcourse.validate import check_bool, check_choice, check_dtype, check_type, describe
 
 __all__ = [
+    "CHECKPOINTS",
     "GPT2_KEYS",
+    "PRETRAINED",
     "LoadReport",
     "config_from_gpt2",
     "gpt2_state_dict",
     "load_gpt2",
     "load_gpt2_state_dict",
     "load_model",
+    "load_pretrained",
     "load_state_into",
+    "model_card",
     "read_safetensors",
+    "save_hf",
     "save_model",
 ]
-
-GPT2_KEYS: tuple[tuple[str, str, bool], ...] = (
-    # (Hugging Face key, GPTModel key, transpose); {i} is the block number
-    ("wte.weight", "tok_emb.weight", False),
-    ("wpe.weight", "pos_emb.weight", False),
-    ("h.{i}.ln_1.weight", "blocks.{i}.norm1.weight", False),
-    ("h.{i}.ln_1.bias", "blocks.{i}.norm1.bias", False),
-    ("h.{i}.attn.c_attn.weight", "blocks.{i}.attn.qkv.weight", True),
-    ("h.{i}.attn.c_attn.bias", "blocks.{i}.attn.qkv.bias", False),
-    ("h.{i}.attn.c_proj.weight", "blocks.{i}.attn.out_proj.weight", True),
-    ("h.{i}.attn.c_proj.bias", "blocks.{i}.attn.out_proj.bias", False),
-    ("h.{i}.ln_2.weight", "blocks.{i}.norm2.weight", False),
-    ("h.{i}.ln_2.bias", "blocks.{i}.norm2.bias", False),
-    ("h.{i}.mlp.c_fc.weight", "blocks.{i}.ff.fc.weight", True),
-    ("h.{i}.mlp.c_fc.bias", "blocks.{i}.ff.fc.bias", False),
-    ("h.{i}.mlp.c_proj.weight", "blocks.{i}.ff.proj.weight", True),
-    ("h.{i}.mlp.c_proj.bias", "blocks.{i}.ff.proj.bias", False),
-    ("ln_f.weight", "final_norm.weight", False),
-    ("ln_f.bias", "final_norm.bias", False),
-    ("lm_head.weight", "out_head.weight", False),
-)
-"""Hugging Face GPT-2 key → ``GPTModel`` key, and whether the tensor is stored transposed."""
-
-_PREFIX = "transformer."
-_BUFFERS = re.compile(r"^h\.\d+\.attn\.(bias|masked_bias)$")
-
-
-@dataclass
-class LoadReport:
-    """What ``load_gpt2_state_dict`` did: keys (Hugging Face names, without the prefix)."""
-
-    loaded: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # mask buffers, a tied lm_head
-
-    def __repr__(self) -> str:
-        return (
-            f"LoadReport(loaded={len(self.loaded)}, missing={self.missing}, "
-            f"unexpected={self.unexpected}, skipped={len(self.skipped)})"
-        )
-
-
-def _key_map(n_layer: int) -> dict[str, tuple[str, bool]]:
-    """Every Hugging Face key of an ``n_layer`` model → (our key, transpose)."""
-    out: dict[str, tuple[str, bool]] = {}
-    for hf, ours, transpose in GPT2_KEYS:
-        if "{i}" in hf:
-            for i in range(n_layer):
-                out[hf.format(i=i)] = (ours.format(i=i), transpose)
-        else:
-            out[hf] = (ours, transpose)
-    return out
-
-
-def _strip(key: str) -> str:
-    return key.removeprefix(_PREFIX)
-
-
-@torch.no_grad()
-def load_gpt2_state_dict(
-    model: GPTModel, state_dict: Mapping[str, torch.Tensor], strict: bool = True
-) -> LoadReport:
-    """Copy a Hugging Face GPT-2 state dict (key → tensor) into ``model``, in place.
-
-    Every tensor's shape is checked against its place in the model before anything is copied
-    (the error names the key and both shapes). With ``strict`` (the default), a key of the
-    model that the state dict lacks, or a key the table does not know, is an error listing them
-    all; otherwise they are only reported. When the model ties its head to the token embedding,
-    ``lm_head.weight`` may be absent, or must equal ``wte.weight``; an untied model whose state
-    dict has no ``lm_head.weight`` gets a copy of ``wte.weight`` (GPT-2 was trained tied).
-    """
-    if not isinstance(model, GPTModel):
-        raise TypeError(f"load_gpt2_state_dict needs a GPTModel, got {type(model).__name__}")
-    tied = model.cfg.tie_weights
-    table = _key_map(model.cfg.n_layer)
-    params = dict(model.named_parameters(remove_duplicate=False))
-    report = LoadReport()
-    plan: list[tuple[str, torch.Tensor, torch.Tensor]] = []  # (hf key, source, destination)
-    given: dict[str, torch.Tensor] = {}
-    for raw_key, tensor in state_dict.items():
-        key = _strip(raw_key)
-        if _BUFFERS.match(key):
-            report.skipped.append(key)
-        elif key not in table:
-            report.unexpected.append(raw_key)
-        else:
-            given[key] = tensor
-    if "lm_head.weight" in given and tied:
-        if "wte.weight" in given and not torch.equal(given["lm_head.weight"], given["wte.weight"]):
-            raise ValueError(
-                "lm_head.weight differs from wte.weight but the model ties them "
-                "(cfg.tie_weights=True); build it with tie_weights=False"
-            )
-        report.skipped.append("lm_head.weight")
-        del given["lm_head.weight"]
-    if not tied and "lm_head.weight" not in given and "wte.weight" in given:
-        given["lm_head.weight"] = given["wte.weight"]
-    for key, (ours, transpose) in table.items():
-        if key == "lm_head.weight" and tied:
-            continue
-        if key not in given:
-            report.missing.append(key)
-            continue
-        source = given[key]
-        dest = params[ours]
-        expected = tuple(dest.shape[::-1]) if transpose else tuple(dest.shape)
-        if tuple(source.shape) != expected:
-            raise ValueError(
-                f"shape mismatch for {key}: the checkpoint has {tuple(source.shape)}, "
-                f"the model needs {expected} (for {ours}, shape {tuple(dest.shape)})"
-            )
-        plan.append((key, source.t() if transpose else source, dest))
-    if strict and (report.missing or report.unexpected):
-        raise ValueError(
-            f"the state dict does not fit this GPTModel (n_layer={model.cfg.n_layer}): "
-            f"missing {report.missing}, unexpected {report.unexpected}"
-        )
-    for key, source, dest in plan:
-        dest.copy_(source.to(dtype=dest.dtype, device=dest.device))
-        report.loaded.append(key)
-    return report
-
-
-def gpt2_state_dict(model: GPTModel, prefix: str = "transformer.") -> dict[str, torch.Tensor]:
-    """``model``'s weights as a Hugging Face GPT-2 state dict (the inverse of loading).
-
-    Keys get ``prefix`` (``""`` gives the layout of GPT-2's ``model.safetensors``);
-    ``lm_head.weight`` never takes the prefix. Tensors are contiguous copies.
-    """
-    params = dict(model.named_parameters(remove_duplicate=False))
-    out: dict[str, torch.Tensor] = {}
-    for key, (ours, transpose) in _key_map(model.cfg.n_layer).items():
-        tensor = params[ours].detach()
-        name = key if key == "lm_head.weight" else prefix + key
-        out[name] = (tensor.t() if transpose else tensor).contiguous().clone()
-    return out
-
-
-def config_from_gpt2(hf_config: Mapping[str, Any], **overrides: Any) -> GPTConfig:
-    """A ``GPTConfig`` from a Hugging Face GPT-2 ``config.json`` (as a dict).
-
-    Dropout comes from ``resid_pdrop``; ``fast_attention`` and anything else can be overridden.
-    """
-    if not isinstance(hf_config, Mapping):
-        raise TypeError("config_from_gpt2 needs the config as a dict (e.g. GPT2Config.to_dict())")
-    missing = [
-        k
-        for k in ("vocab_size", "n_positions", "n_embd", "n_head", "n_layer")
-        if k not in hf_config
-    ]
-    if missing:
-        raise ValueError(f"the GPT-2 config has no {missing}")
-    if hf_config.get("activation_function", "gelu_new") not in ("gelu_new", "gelu_pytorch_tanh"):
-        raise ValueError(
-            f"activation {hf_config['activation_function']!r} is not GPT-2's tanh GELU"
-        )
-    if hf_config.get("n_inner") not in (None, 4 * hf_config["n_embd"]):
-        raise ValueError(
-            f"n_inner={hf_config['n_inner']}: GPTModel's feed-forward is 4 * n_embd wide"
-        )
-    if abs(float(hf_config.get("layer_norm_epsilon", 1e-5)) - 1e-5) > 1e-12:
-        raise ValueError(
-            f"layer_norm_epsilon={hf_config['layer_norm_epsilon']}: GPTModel uses 1e-5"
-        )
-    fields = {
-        "vocab_size": hf_config["vocab_size"],
-        "context_length": hf_config["n_positions"],
-        "n_embd": hf_config["n_embd"],
-        "n_head": hf_config["n_head"],
-        "n_layer": hf_config["n_layer"],
-        "dropout": float(hf_config.get("resid_pdrop", 0.1)),
-        "qkv_bias": True,
-        "tie_weights": bool(hf_config.get("tie_word_embeddings", True)),
-    }
-    return GPTConfig(**{**fields, **overrides})
-
 
 # ----------------------------------------------------------------------------- files
 _CONFIG_KEY = "llmcourse.config"
@@ -234,18 +64,29 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     A missing file is a ``FileNotFoundError``; a truncated or corrupt one a ``ValueError`` that
     names the file (safetensors checks the header and that the data fills the file exactly).
     """
-    path = Path(path)
+    return _opened(
+        path,
+        lambda f: ({k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})),  # noqa: SIM118
+    )
+
+
+def _read_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of a safetensors file, without reading its tensors."""
+    return _opened(path, lambda f: dict(f.metadata() or {}))
+
+
+def _opened(path: str | Path, read: Any) -> Any:
+    """``read(f)`` of the safetensors file at ``path``; errors name the file."""
+    path = Path(check_type("path", path, (str, os.PathLike), "a file path"))
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}")
     try:
         with safe_open(path, framework="pt", device="cpu") as f:
-            metadata = dict(f.metadata() or {})
-            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (not a dict)
+            return read(f)
     except (SafetensorError, OSError, RuntimeError) as e:
         raise ValueError(
             f"{path} is not a valid safetensors file (truncated or corrupt?): {e}"
         ) from e
-    return tensors, metadata
 
 
 def _own_state(model: GPTModel) -> dict[str, torch.Tensor]:
@@ -264,9 +105,9 @@ def save_model(
     The config goes into the file's metadata, so ``load_model(path)`` needs nothing else. The
     file is written next to its destination and renamed into place: never half-written.
     """
-    if not isinstance(model, GPTModel):
-        raise TypeError(f"save_model needs a GPTModel, got {type(model).__name__}")
-    path = Path(path)
+    check_type("model", model, GPTModel, "a GPTModel")
+    check_dtype("dtype", dtype, none_ok=True)
+    path = Path(check_type("path", path, (str, os.PathLike), "a file path"))
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {
         k: (v.to(dtype) if dtype else v).contiguous().cpu() for k, v in _own_state(model).items()
@@ -292,10 +133,24 @@ def load_state_into(model: GPTModel, source: str | Path | Mapping[str, torch.Ten
     shapes); missing and unexpected keys are an error listing them. Values are cast to the
     model's dtype.
     """
-    state = read_safetensors(source)[0] if isinstance(source, (str, Path)) else dict(source)
+    state = (
+        read_safetensors(_weights_file(source))[0]
+        if isinstance(source, (str, os.PathLike))
+        else dict(source)
+    )
     own = dict(model.named_parameters())
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
+    if unexpected == ["out_head.weight"] and not missing:
+        raise ValueError(
+            "the weights have their own out_head.weight but this model ties its head to "
+            "tok_emb.weight (tie_weights=True): build the model with tie_weights=False"
+        )
+    if missing == ["out_head.weight"] and not unexpected:
+        raise ValueError(
+            "the weights were saved from a model whose head is tied to tok_emb.weight (no "
+            "out_head.weight) but this model has its own head: build it with tie_weights=True"
+        )
     if missing or unexpected:
         raise ValueError(
             f"the weights do not fit this GPTModel: missing {missing}, unexpected {unexpected}"
@@ -310,6 +165,16 @@ def load_state_into(model: GPTModel, source: str | Path | Mapping[str, torch.Ten
         own[key].copy_(tensor.to(dtype=own[key].dtype, device=own[key].device))
 
 
+def _weights_file(path: str | os.PathLike) -> Path:
+    """``path`` itself if it is a file, else the ``model.safetensors`` of the folder it names."""
+    path = Path(check_type("path", path, (str, os.PathLike), "a file or folder path"))
+    if path.is_dir():
+        if not (path / "model.safetensors").is_file():
+            raise FileNotFoundError(f"no weights file in the folder {path} (no model.safetensors)")
+        return path / "model.safetensors"
+    return path
+
+
 def load_model(
     path: str | Path,
     device: torch.device | str | None = None,
@@ -318,15 +183,30 @@ def load_model(
 ) -> GPTModel:
     """A ``GPTModel`` rebuilt from a file written by ``save_model``, in eval mode.
 
+    ``path`` is the file or a folder holding ``model.safetensors`` (a training checkpoint).
     ``overrides`` change config fields that do not change shapes (e.g. ``dropout=0.0``).
     """
-    tensors, metadata = read_safetensors(path)
+    check_dtype("dtype", dtype, (torch.float32, torch.float16, torch.bfloat16, torch.float64))
+    file = _weights_file(path)
+    tensors, metadata = read_safetensors(file)
     if _CONFIG_KEY not in metadata:
         raise ValueError(
-            f"{path} has no llmcourse config in its metadata: it was not written by save_model "
-            "(for GPT-2's own files use load_gpt2)"
+            f"{file} has no llmcourse config in its metadata: it was not written by save_model "
+            "(for GPT-2's own files, or a Hugging Face folder, use load_pretrained)"
         )
-    cfg = GPTConfig(**json.loads(metadata[_CONFIG_KEY])).replace(**overrides)
+    try:
+        fields = json.loads(metadata[_CONFIG_KEY])
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{file}: the config in its metadata is not valid JSON ({e})") from e
+    if not isinstance(fields, dict):
+        raise ValueError(  # noqa: TRY004 (the file's content is a value)
+            f"{file}: the config in its metadata is {describe(fields)}, not a dict"
+        )
+    try:
+        cfg = GPTConfig(**fields)
+    except TypeError as e:  # a field GPTConfig does not have
+        raise ValueError(f"{file}: the config in its metadata does not fit GPTConfig ({e})") from e
+    cfg = cfg.replace(**overrides)
     model = GPTModel(cfg).to(dtype)
     load_state_into(model, tensors)
     return model.to(device or "cpu").eval()
@@ -370,7 +250,7 @@ def load_gpt2(
 
 def _config_from_tensors(tensors: Mapping[str, torch.Tensor]) -> GPTConfig:
     """The ``GPTConfig`` a GPT-2 state dict implies: sizes from shapes, heads from the preset."""
-    keys = {_strip(k): v for k, v in tensors.items()}
+    keys = {strip_prefix(k): v for k, v in tensors.items()}
     for needed in ("wte.weight", "wpe.weight"):
         if needed not in keys:
             raise ValueError(f"the weights have no {needed}: not a GPT-2 checkpoint")
@@ -391,3 +271,107 @@ def _config_from_tensors(tensors: Mapping[str, torch.Tensor]) -> GPTConfig:
         tie_weights="lm_head.weight" not in keys
         or torch.equal(keys["lm_head.weight"], keys["wte.weight"]),
     )
+
+
+# ----------------------------------------------------------------------------- Hugging Face export
+_HF_FILES = {"config.json", "model.safetensors"}
+
+
+def save_hf(model: GPTModel, folder: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write ``model`` as a Hugging Face GPT-2 folder (``config.json`` + ``model.safetensors``).
+
+    ``transformers.GPT2LMHeadModel.from_pretrained(folder)`` gives the same logits, so the model
+    works with pipelines and the Hub (chapter 7). Weights are stored in float32 under Hugging
+    Face's names (``Conv1D`` weights transposed, a tied head stored once; a model built with
+    ``qkv_bias=False`` gets zero biases, which changes nothing). A LoRA model must be merged
+    first (``merge_lora``). A folder that holds other files than an earlier export is refused
+    unless ``overwrite``; the folder is written beside its place and renamed into it.
+    """
+    check_type("model", model, GPTModel, "a GPTModel")
+    check_bool("overwrite", overwrite)
+    folder = Path(check_type("folder", folder, (str, os.PathLike), "a folder path"))
+    tensors = gpt2_state_dict(model, prefix="transformer.", dtype=torch.float32)
+    if model.cfg.tie_weights:
+        del tensors["lm_head.weight"]  # Hugging Face ties it to transformer.wte.weight
+    hf_config = config_to_gpt2(model.cfg)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"save_hf needs a folder, but {folder} is a file")
+    if folder.is_dir() and not overwrite:
+        others = sorted(p.name for p in folder.iterdir() if p.name not in _HF_FILES)
+        if others:
+            raise ValueError(
+                f"{folder} is not empty and not an earlier export (it holds {others[:5]}): "
+                "choose another folder, or pass overwrite=True to replace it"
+            )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".part"))
+    try:
+        save_file(tensors, tmp / "model.safetensors", metadata={"format": "pt"})
+        (tmp / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n", encoding="utf-8")
+        for p in (tmp, tmp / "model.safetensors", tmp / "config.json"):
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        old = folder.with_name(f".{folder.name}.old") if folder.exists() else None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        if old is not None:
+            shutil.rmtree(old)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+# ----------------------------------------------------------------------------- pretrained models
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+"""The repository's folder of committed models and their cards."""
+
+PRETRAINED = {"course": "course-model", "instruct": "instruct-model"}
+"""The committed models ``load_pretrained`` and ``model_card`` know, and their file stems."""
+
+
+def _committed(name: str, suffix: str, asset: str) -> Path:
+    """A committed file of ``checkpoints/``, else (outside a clone) the asset of that name."""
+    from llmcourse import assets
+
+    path = CHECKPOINTS / f"{PRETRAINED[name]}{suffix}"
+    return path if path.is_file() else assets.fetch(asset)
+
+
+def load_pretrained(
+    name: str | os.PathLike, device: torch.device | str | None = None, **overrides: Any
+) -> GPTModel:
+    """A pretrained ``GPTModel`` in fp32 and eval mode: the one place to get one (chapters 6, 7).
+
+    ``name`` is ``"course"`` (chapter 6's model) or ``"instruct"`` (chapter 7.2's), read from
+    ``checkpoints/`` (fetched once outside a clone); ``"gpt2-small"`` / ``"gpt2-medium"``
+    (fetched once over https); or the path of a ``.safetensors`` file, a training checkpoint
+    folder (``model.safetensors``) or a Hugging Face folder (``config.json`` too, e.g. from
+    ``save_hf``). ``overrides`` change config fields that keep the shapes, such as ``dropout``.
+    """
+    check_type("name", name, (str, os.PathLike), "a model name or a path")
+    if isinstance(name, str) and name in PRETRAINED:
+        return load_model(_committed(name, ".safetensors", PRETRAINED[name]), device, **overrides)
+    if isinstance(name, str) and name in GPT2_ASSETS:
+        return load_gpt2(name, device, **overrides)
+    path = Path(name)
+    if path.is_dir() and (path / "config.json").is_file():
+        return load_gpt2(_weights_file(path), device, **overrides)
+    if path.exists():
+        file = _weights_file(path)
+        if _CONFIG_KEY in _read_metadata(file):
+            return load_model(file, device, **overrides)
+        return load_gpt2(file, device, **overrides)
+    names = sorted([*PRETRAINED, *GPT2_ASSETS])
+    raise ValueError(
+        f"load_pretrained does not know {name!r}: use one of {names}, or the path of a "
+        ".safetensors file or a folder holding model.safetensors (the path must exist)"
+    )
+
+
+def model_card(name: str) -> dict[str, Any]:
+    """The card of a committed model (``"course"`` or ``"instruct"``) as a dict: its data,
+    config, training settings, machine, losses and samples (``checkpoints/<model>.json``)."""
+    check_choice("name", name, sorted(PRETRAINED))
+    path = _committed(name, ".json", f"{PRETRAINED[name]}-card")
+    return json.loads(Path(path).read_text(encoding="utf-8"))

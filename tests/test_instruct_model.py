@@ -9,21 +9,23 @@ from llmcourse import assets
 from llmcourse.config import GPTConfig
 from llmcourse.instruct import DEFAULT_FAMILIES, evaluate_exact_match
 from llmcourse.instruct_model import (
-    CARD,
     INSTRUCT_MODEL,
+    _parser,
     instruct_data,
-    instruct_model_card,
-    load_instruct_model,
     main,
     records_sha256,
+    train_config,
 )
 from llmcourse.pretrain import COURSE_MODEL
 from llmcourse.tokenizer import gpt2_tokenizer
+from llmcourse.weights import load_pretrained, model_card
+
+CARD = INSTRUCT_MODEL.with_suffix(".json")
 
 
 @pytest.fixture(scope="module")
 def card():
-    return instruct_model_card()
+    return model_card("instruct")
 
 
 def test_the_weights_and_data_are_the_ones_the_card_describes(card):
@@ -46,7 +48,7 @@ def test_the_weights_and_data_are_the_ones_the_card_describes(card):
 
 def test_the_model_loads_offline_and_scores_what_its_card_says(card, monkeypatch):
     monkeypatch.setattr("urllib.request.urlopen", None)  # any network access would fail
-    model = load_instruct_model()
+    model = load_pretrained("instruct")
     d, em = card["data"], card["exact_match"]
     _, _, test = instruct_data(d["examples"], d["data_seed"], d["split_seed"])
     scores = evaluate_exact_match(model, gpt2_tokenizer(), test, em["max_new_tokens"])
@@ -88,6 +90,11 @@ def test_the_command_writes_a_card_and_an_interrupted_run_resumes(tmp_path):
     assert sum(card["exact_match"]["counts"].values()) == 6
     assert card["weights_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert out.with_suffix(".md").read_text().startswith("# The instruction-tuned course model")
+    # the card's settings are the ones the run trained with, read from its TrainConfig
+    t = card["training"]
+    assert (t["steps"], t["grad_clip"], t["warmup"], t["min_lr"]) == (2, 1.0, 20, 1e-4)
+    assert t["settings"]["betas"] == [0.9, 0.95] and t["settings"]["max_steps"] == 2
+    assert "gradients clipped at 1.0" in out.with_suffix(".md").read_text()
     # stopped after 2 steps and resumed to 3 = 3 steps in one go, to the bit
     resumed, resumed_card = run("resumed", "3", "a", "--resume")
     straight, straight_card = run("straight", "3", "b")
@@ -95,3 +102,12 @@ def test_the_command_writes_a_card_and_an_interrupted_run_resumes(tmp_path):
     assert resumed.read_bytes() == straight.read_bytes()
     with pytest.raises(FileNotFoundError, match="not a training checkpoint"):
         run("nothing", "3", "empty", "--resume")
+
+
+def test_the_command_passes_every_setting_its_card_records(card):
+    tcfg = train_config(_parser().parse_args([]))
+    t = card["training"]
+    assert (tcfg.max_steps, tcfg.lr, tcfg.min_lr) == (t["steps"], t["lr"], t["min_lr"])
+    assert (tcfg.warmup_steps, tcfg.weight_decay) == (t["warmup"], t["weight_decay"])
+    assert tcfg.grad_clip == 1.0 and tcfg.eval_batches is None and not tcfg.bf16
+    assert "gradients clipped at 1.0" in INSTRUCT_MODEL.with_suffix(".md").read_text()

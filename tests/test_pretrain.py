@@ -11,13 +11,16 @@ from llmcourse import assets
 from llmcourse.config import GPTConfig
 from llmcourse.data import load_corpus, make_loader, train_val_split
 from llmcourse.model import count_parameters
-from llmcourse.pretrain import CARD, COURSE_MODEL, course_model_card, load_course_model
+from llmcourse.pretrain import COURSE_MODEL, _parser, train_config
 from llmcourse.train import evaluate_loss
+from llmcourse.weights import load_pretrained, model_card
+
+CARD = COURSE_MODEL.with_suffix(".json")
 
 
 @pytest.fixture(scope="module")
 def card():
-    return course_model_card()
+    return model_card("course")
 
 
 def test_the_weights_are_the_ones_the_card_describes(card):
@@ -39,7 +42,7 @@ def test_the_weights_are_the_ones_the_card_describes(card):
 
 def test_the_course_model_loads_offline_and_has_the_validation_loss_of_its_card(card, monkeypatch):
     monkeypatch.setattr("urllib.request.urlopen", None)  # any network access would fail
-    model = load_course_model()
+    model = load_pretrained("course")
     assert not model.training and model.tok_emb.weight.dtype == torch.float32
     assert count_parameters(model) == card["parameters"]
     _, val_text = train_val_split(load_corpus(), card["data"]["val_fraction"])
@@ -60,3 +63,13 @@ def test_online_copies_of_the_course_model_are_pinned_to_the_committed_files():
         asset = assets.ASSETS[name]
         assert asset.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
         assert asset.size == path.stat().st_size
+
+
+def test_the_command_passes_every_setting_its_card_records(card):
+    tcfg = train_config(_parser().parse_args([]))
+    t = card["training"]
+    assert tcfg.max_steps == t["steps"] and tcfg.lr == t["lr"] and tcfg.min_lr == t["min_lr"]
+    assert tcfg.warmup_steps == t["warmup"] and tcfg.eval_batches == t["eval_batches"]
+    assert tcfg.weight_decay == t["weight_decay"] and tcfg.bf16 == t["bf16"]
+    assert tcfg.grad_clip == 1.0  # the card's text: "gradients clipped at 1.0"
+    assert "gradients clipped at 1.0" in (COURSE_MODEL.parent / "README.md").read_text()

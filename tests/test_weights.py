@@ -16,8 +16,11 @@ from llmcourse.weights import (
     load_gpt2,
     load_gpt2_state_dict,
     load_model,
+    load_pretrained,
     load_state_into,
+    model_card,
     read_safetensors,
+    save_hf,
     save_model,
 )
 
@@ -210,7 +213,9 @@ def test_truncated_corrupt_or_foreign_files_give_clear_errors(tmp_path):
         load_model(tmp_path / "absent.safetensors")
     hf = tmp_path / "hf"
     tiny_hf().save_pretrained(hf)
-    with pytest.raises(ValueError, match="no llmcourse config in its metadata.*use load_gpt2"):
+    with pytest.raises(
+        ValueError, match="no llmcourse config in its metadata.*use load_pretrained"
+    ):
         load_model(hf / "model.safetensors")
     with pytest.raises(ValueError, match="load_gpt2 needs one of"):
         load_gpt2("gpt2-huge")
@@ -248,3 +253,126 @@ def test_gpt2_weights_are_online_only_assets():
         "instruct-model-card",
         "sms-spam.zip",  # chapter 7.1's online option
     }
+
+
+def _random_model(**changes):
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=60, context_length=12, n_embd=16, n_head=2, n_layer=2, dropout=0.0)
+    model = GPTModel(cfg.replace(**changes)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.3)
+    return model
+
+
+@pytest.mark.parametrize(
+    "changes", [{}, {"tie_weights": False}, {"qkv_bias": False}], ids=["tied", "untied", "no-bias"]
+)
+def test_save_hf_gives_transformers_the_same_logits_and_greedy_tokens(tmp_path, changes):
+    from llmcourse.generate import generate_text_simple
+
+    model = _random_model(**changes)
+    folder = save_hf(model, tmp_path / "export")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    tensors, _ = read_safetensors(folder / "model.safetensors")
+    assert ("lm_head.weight" in tensors) == bool(changes.get("tie_weights") is False)
+    hf = transformers.GPT2LMHeadModel.from_pretrained(folder).eval()
+    ids = torch.randint(0, 60, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(hf(ids).logits, model(ids), rtol=1e-4, atol=1e-4)
+        ours = generate_text_simple(model, ids[:1, :4], 6)
+        theirs = hf.generate(ids[:1, :4], max_new_tokens=6, do_sample=False, pad_token_id=0)
+    assert theirs.tolist() == ours.tolist()
+    back = load_pretrained(folder)
+    assert back.cfg.tie_weights == model.cfg.tie_weights
+    with torch.no_grad():
+        torch.testing.assert_close(back(ids), model(ids))
+
+
+def test_save_hf_refuses_a_folder_of_other_files_and_an_unmerged_lora_model(tmp_path):
+    from llmcourse.lora import apply_lora, merge_lora
+
+    model = _random_model()
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"busy is not empty and not an earlier export.*notes"):
+        save_hf(model, busy)
+    assert (busy / "notes.txt").read_text() == "mine"
+    save_hf(model, busy, overwrite=True)
+    assert not (busy / "notes.txt").exists() and (busy / "config.json").is_file()
+    again = save_hf(_random_model(tie_weights=False), busy)  # an earlier export: replaced
+    assert "lm_head.weight" in read_safetensors(again / "model.safetensors")[0]
+    with pytest.raises(TypeError, match="overwrite must be True or False, got int 1"):
+        save_hf(model, tmp_path / "x", overwrite=1)
+    apply_lora(model, rank=2, alpha=2.0)
+    with pytest.raises(ValueError, match=r"LoRA layers that are not merged.*merge_lora"):
+        save_hf(model, tmp_path / "lora")
+    assert not (tmp_path / "lora").exists()
+    merge_lora(model)
+    ids = torch.randint(0, 60, (1, 8))
+    hf = transformers.GPT2LMHeadModel.from_pretrained(save_hf(model, tmp_path / "lora")).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(hf(ids).logits, model(ids), rtol=1e-4, atol=1e-4)
+
+
+def test_load_model_reads_a_checkpoint_folder_and_names_a_missing_file(tmp_path):
+    model = _random_model()
+    save_model(model, tmp_path / "run" / "model.safetensors")
+    back = load_model(tmp_path / "run")
+    torch.testing.assert_close(back.tok_emb.weight, model.tok_emb.weight)
+    assert load_pretrained(tmp_path / "run").cfg == model.cfg
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"no weights file in the folder .*empty"):
+        load_model(tmp_path / "empty")
+    with pytest.raises(TypeError, match="dtype must be a torch.dtype"):
+        load_model(tmp_path / "run", dtype="float32")
+
+
+def test_a_tied_head_mismatch_says_why(tmp_path):
+    untied = save_model(_random_model(tie_weights=False), tmp_path / "untied.safetensors")
+    tied = save_model(_random_model(), tmp_path / "tied.safetensors")
+    with pytest.raises(ValueError, match=r"own out_head.weight.*ties.*tie_weights=False"):
+        load_state_into(_random_model(), untied)
+    with pytest.raises(ValueError, match=r"head is tied.*build it with tie_weights=True"):
+        load_state_into(_random_model(tie_weights=False), tied)
+
+
+def test_corrupt_config_metadata_names_the_file(tmp_path):
+    from safetensors.torch import save_file
+
+    bad = tmp_path / "bad.safetensors"
+    for meta, match in (
+        ("{not json", "not valid JSON"),
+        ("[1]", "not a dict"),
+        ('{"n_emb": 3}', "does not fit GPTConfig"),
+    ):
+        save_file({"x": torch.zeros(1)}, bad, metadata={"llmcourse.config": meta})
+        with pytest.raises(ValueError, match=rf"bad.safetensors: the config.*{match}"):
+            load_model(bad)
+
+
+def test_load_pretrained_names_and_model_card(tmp_path, monkeypatch):
+    monkeypatch.setattr("urllib.request.urlopen", None)  # the committed models need no network
+    model = load_pretrained("course", dropout=0.0)
+    assert model.cfg.dropout == 0.0 and not model.training
+    assert model_card("course")["name"] == "course-model"
+    assert model_card("instruct")["base"] == "course-model"
+    with pytest.raises(
+        ValueError, match=r"does not know 'gpt3'.*'course'.*'gpt2-small'.*must exist"
+    ):
+        load_pretrained("gpt3")
+    with pytest.raises(ValueError, match=r"does not know .*absent.*must exist"):
+        load_pretrained(tmp_path / "absent.safetensors")
+    with pytest.raises(TypeError, match="name must be a model name or a path"):
+        load_pretrained(3)
+    with pytest.raises(
+        ValueError, match=r"name must be one of 'course', 'instruct'; got 'gpt2-small'"
+    ):
+        model_card("gpt2-small")
+    hf = tiny_hf()
+    hf.save_pretrained(tmp_path / "hf")  # a Hugging Face folder
+    ours = load_pretrained(tmp_path / "hf")
+    ids = torch.randint(0, 50, (1, 6))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids), hf(ids).logits, rtol=1e-4, atol=1e-4)
