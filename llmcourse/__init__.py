@@ -12,7 +12,8 @@ chapter                            modules
 =================================  ==============================================================
 Welcome                            ``assets`` (every external file, by name)
 0 What an LLM is                   uses: ``data``, ``tokenizer``; ``viz.tokens``
-1 Tokenizing                       ``tokenizer``; uses: ``data``; ``viz.tokens``
+1 Tokenizing                       ``tokenizer``, ``bpe``, ``special_tokens``; uses: ``data``;
+                                   ``viz.tokens``
 2 Data sampling                    ``data``; uses: ``tokenizer``; ``viz.data``
 3 Token embeddings                 ``embeddings``; uses: ``data``, ``tokenizer``; ``viz.embeddings``
 4 Attention                        ``attention``; uses: ``config``, ``model``; ``viz.attention``
