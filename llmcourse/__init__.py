@@ -27,7 +27,7 @@ Welcome                            ``assets`` (every external file, by name)
                                    ``viz.lora``
 7.1 Fine-tuning for classification ``spam``, ``classify``, ``baseline``; uses: ``weights``,
                                    ``optim``; ``viz.classify``
-7.2 Following instructions         ``instruct``; uses: ``train``, ``weights``,
+7.2 Following instructions         ``instruct_data``, ``instruct``; uses: ``train``, ``weights``,
                                    ``instruct_model`` (the command that made the committed
                                    model); ``viz.instruct``
 Appendix: Scaling out              ``runtime`` (process groups for ``torchrun``); uses: ``train``

@@ -10,7 +10,6 @@ from llmcourse.instruct import (
     FAMILIES,
     PREAMBLE,
     InstructionDataset,
-    _states,
     collate,
     evaluate_exact_match,
     exact_match,
@@ -22,6 +21,7 @@ from llmcourse.instruct import (
     respond,
     split_dataset,
 )
+from llmcourse.instruct_data import _states
 from llmcourse.model import GPTModel
 from llmcourse.runtime import seed
 from llmcourse.tokenizer import BPETokenizer, end_of_text_id, gpt2_tokenizer
