@@ -266,3 +266,31 @@ def test_chapter_7_0_checks_pass_right_answers_and_catch_wrong_ones():
     assert not transposed and "got 'a weight of shape (4, 3)', expected 'shape (3, 4)'" in repr(
         transposed
     )
+
+
+def test_a_case_returning_none_while_others_answer_fails():
+    # a merge that forgets `return` on its main branch answers only the empty input
+    def merge(ids, pair, new_id):
+        if not ids:
+            return []
+        out = [new_id]  # noqa: F841 (the forgotten return)
+
+    result = checks.check_merge(merge)
+    assert not result and "returned None" in result.message and "4 case(s) wrong" in result.message
+    half = checks.check_accuracy_from_logits(lambda logits, y: None if len(y) > 1 else 1.0)
+    assert not half and "(3 returned None)" in half.message
+    assert "not attempted yet" in checks.check_merge(lambda ids, pair, new_id: None).message
+
+
+def test_a_function_that_raises_or_returns_the_wrong_type_fails_with_a_message():
+    raised = checks.check_merge(lambda ids, pair, new_id: 1 / 0)
+    assert not raised
+    assert raised.message.startswith("✗ merge: stopped by ZeroDivisionError: division by zero")
+    as_bool = checks.check_count_tokens(lambda text: True)  # a bool is not a count
+    assert not as_bool and "got True, expected 6" in as_bool.message
+    assert not checks.check_count_tokens(lambda text: len(text) > 0 and 1)
+    assert "got 'a list', expected 'one number'" in str(
+        checks.check_accuracy_from_logits(lambda logits, y: [1.0])
+    )
+    wrong_kind = checks.check_merge(lambda ids, pair, new_id: torch.tensor(ids))
+    assert not wrong_kind and "got tensor(" in wrong_kind.message

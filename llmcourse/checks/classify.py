@@ -7,9 +7,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from llmcourse.checks.result import CheckResult, _report, compare_numbers
+from llmcourse.checks.result import CheckResult, _report, compare_numbers, self_check
 
 
+@self_check
 def check_accuracy_from_logits(fn: Callable[[Any, Any], Any]) -> CheckResult:
     """Chapter 7.1: ``fn(logits, labels)`` is the fraction of rows whose largest logit is at
     the label; ``logits`` ``(n, classes)``, ``labels`` ``(n,)``; a Python float."""
@@ -40,6 +41,7 @@ def check_accuracy_from_logits(fn: Callable[[Any, Any], Any]) -> CheckResult:
     return _report("accuracy_from_logits", cases)
 
 
+@self_check
 def check_balance(fn: Callable[[Any, int], Any]) -> CheckResult:
     """Chapter 7.1: ``fn(pairs, seed)`` keeps as many ``(text, label)`` pairs of each label as
     the rarest label has, all taken from ``pairs`` (no pair twice); the order is free."""
@@ -70,6 +72,7 @@ def check_balance(fn: Callable[[Any, int], Any]) -> CheckResult:
     return _report("balance", cases)
 
 
+@self_check
 def check_last_token_logits(fn: Callable[[Any, Any], Any]) -> CheckResult:
     """Chapter 7.1: ``fn(logits, lengths)`` picks, for each sequence, the logits at its last
     real token (position ``length - 1``): ``(batch, tokens, classes)`` → ``(batch, classes)``."""

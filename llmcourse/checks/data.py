@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from llmcourse.checks.result import CheckResult, _report, compare_numbers
+from llmcourse.checks.result import CheckResult, _report, compare_numbers, self_check
 
 WINDOW_CASES = [
     (10, 4, 1),
@@ -25,6 +25,7 @@ def _windows_by_brute_force(n_tokens: int, max_length: int, stride: int) -> list
     return [s for s in range(0, n_tokens, stride) if s + max_length + 1 <= n_tokens]
 
 
+@self_check
 def check_count_windows(fn: Callable[[int, int, int], int | None]) -> CheckResult:
     """Chapter 2: ``fn(n_tokens, max_length, stride)`` returns how many windows fit."""
     return _report(
@@ -49,6 +50,7 @@ def _int_lists(value: Any) -> Any:
     return int(value)
 
 
+@self_check
 def check_make_pairs(
     fn: Callable[[list[int], int, int], list[tuple[list[int], list[int]]] | None],
 ) -> CheckResult:
@@ -77,6 +79,7 @@ def check_make_pairs(
     return _report("make_pairs", cases)
 
 
+@self_check
 def check_batches_per_epoch(
     fn: Callable[[int, int, int, int, bool], int | None],
 ) -> CheckResult:
@@ -101,6 +104,7 @@ def check_batches_per_epoch(
 
 
 # ----------------------------------------------------------------------------- chapter 3
+@self_check
 def check_one_hot_embed(fn: Callable[[Any, Any], Any]) -> CheckResult:
     """Chapter 3: ``fn(ids, weight)`` returns the embeddings of ``ids`` (shape ``(n,)``) as the
     product of their one-hot rows with ``weight`` (``(vocab_size, d)``): shape ``(n, d)``."""
@@ -117,6 +121,7 @@ def check_one_hot_embed(fn: Callable[[Any, Any], Any]) -> CheckResult:
     return _report("one_hot_embed", cases)
 
 
+@self_check
 def check_sinusoidal(fn: Callable[[int, int], Any]) -> CheckResult:
     """Chapter 3: ``fn(n, dim)`` returns the sinusoidal position table of shape ``(n, dim)``:
     column ``2i`` is ``sin(p / 10000**(2i/dim))``, column ``2i+1`` the ``cos`` of the same."""
@@ -139,6 +144,7 @@ def check_sinusoidal(fn: Callable[[int, int], Any]) -> CheckResult:
     return _report("sinusoidal", cases)
 
 
+@self_check
 def check_nearest(fn: Callable[[Any, int, int], list[int] | None]) -> CheckResult:
     """Chapter 3: ``fn(vectors, index, k)`` returns the indices of the ``k`` rows most
     cosine-similar to row ``index`` (itself excluded), most similar first."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from llmcourse.checks.result import CheckResult, _report
+from llmcourse.checks.result import CheckResult, _report, self_check
 
 _RECORDS = [
     {"instruction": "Add the two numbers.", "input": "3 + 4", "output": "7"},
@@ -16,6 +16,7 @@ _RECORDS = [
 ]
 
 
+@self_check
 def check_format_prompt(fn: Callable[[dict], Any]) -> CheckResult:
     """Chapter 7.2: ``fn(record)`` is the Alpaca prompt of ``llmcourse.instruct.format_prompt``
     (the ``### Input:`` section left out when the input is empty or blank)."""
@@ -39,6 +40,7 @@ def _masked_targets(ids: list[int], n_prompt: int, length: int, eos: int = 50256
     return targets
 
 
+@self_check
 def check_masked_targets(fn: Callable[[list[int], int, int], Any]) -> CheckResult:
     """Chapter 7.2: ``fn(ids, n_prompt, length)`` gives the ``length - 1`` targets of one
     example (``ids`` ends with end-of-text 50256), padded to ``length`` tokens with 50256 and
@@ -59,6 +61,7 @@ def check_masked_targets(fn: Callable[[list[int], int, int], Any]) -> CheckResul
     return _report("masked_targets", cases)
 
 
+@self_check
 def check_exact_match_score(fn: Callable[[list[str], list[str]], Any]) -> CheckResult:
     """Chapter 7.2: ``fn(responses, expected)`` is the fraction of responses equal to their
     expected answer after stripping surrounding whitespace."""

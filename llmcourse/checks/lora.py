@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from llmcourse.checks.result import CheckResult, _report, compare_numbers
+from llmcourse.checks.result import CheckResult, _report, compare_numbers, self_check
 
 
+@self_check
 def check_lora_parameters(fn: Callable[[int, int, int], int | None]) -> CheckResult:
     """Chapter 7.0: ``fn(in_features, out_features, rank)`` is the number of numbers a rank-``rank``
     update of an ``in -> out`` linear layer trains (the two factors, no bias)."""
@@ -37,6 +38,7 @@ def _cases(seed: int):
         )
 
 
+@self_check
 def check_lora_forward(fn: Callable[..., Any]) -> CheckResult:
     """Chapter 7.0: ``fn(x, W, b, A, B, alpha, rank)`` is a linear layer with a LoRA update:
     ``x`` ``(n, in)``, ``W`` ``(out, in)``, ``b`` ``(out,)``, ``A`` ``(in, rank)``, ``B``
@@ -69,6 +71,7 @@ def check_lora_forward(fn: Callable[..., Any]) -> CheckResult:
     return _report("lora_forward", cases)
 
 
+@self_check
 def check_merge_lora(fn: Callable[..., Any]) -> CheckResult:
     """Chapter 7.0: ``fn(W, A, B, alpha, rank)`` is the merged weight ``(out, in)``: a plain
     linear layer with it computes what the layer with its LoRA update computed."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from llmcourse.checks.result import CheckResult, _report, compare_numbers
+from llmcourse.checks.result import CheckResult, _report, compare_numbers, self_check
 
 
 def _causal_softmax(scores: Any) -> Any:
@@ -16,6 +16,7 @@ def _causal_softmax(scores: Any) -> Any:
     return torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
 
 
+@self_check
 def check_causal_weights(fn: Callable[[Any], Any]) -> CheckResult:
     """Chapter 4: ``fn(scores)`` turns scaled scores ``(n, n)`` into causal attention weights:
     future positions masked, softmax over each row."""
@@ -39,6 +40,7 @@ def check_causal_weights(fn: Callable[[Any], Any]) -> CheckResult:
     return _report("causal_weights", cases)
 
 
+@self_check
 def check_split_heads(fn: Callable[[Any, int], Any]) -> CheckResult:
     """Chapter 4: ``fn(t, n_head)`` reshapes ``(batch, tokens, d)`` into
     ``(batch, n_head, tokens, d // n_head)``; head ``h`` holds columns ``h*hd .. (h+1)*hd``."""
@@ -55,6 +57,7 @@ def check_split_heads(fn: Callable[[Any, int], Any]) -> CheckResult:
     return _report("split_heads", cases)
 
 
+@self_check
 def check_causal_attention(fn: Callable[[Any, Any, Any, Any], Any]) -> CheckResult:
     """Chapter 4: ``fn(x, W_q, W_k, W_v)`` returns single-head causal self-attention context
     vectors ``(tokens, d_out)`` for ``x`` ``(tokens, d_in)`` and matrices ``(d_in, d_out)``."""
@@ -83,6 +86,7 @@ def check_causal_attention(fn: Callable[[Any, Any, Any, Any], Any]) -> CheckResu
     return _report("causal_attention", cases)
 
 
+@self_check
 def check_layer_norm(fn: Callable[[Any, float], Any]) -> CheckResult:
     """Chapter 5: ``fn(x, eps)`` normalises the last dimension of ``x`` to mean 0 and variance 1
     (biased variance, ``eps`` added to it), without scale or shift."""
@@ -109,6 +113,7 @@ def check_layer_norm(fn: Callable[[Any, float], Any]) -> CheckResult:
     return _report("layer_norm", cases)
 
 
+@self_check
 def check_gelu(fn: Callable[[Any], Any]) -> CheckResult:
     """Chapter 5: ``fn(x)`` is GPT-2's GELU, the tanh approximation, element-wise."""
     import math
@@ -140,6 +145,7 @@ def check_gelu(fn: Callable[[Any], Any]) -> CheckResult:
     return _report("gelu", cases)
 
 
+@self_check
 def check_count_parameters(fn: Callable[[Any], int | None]) -> CheckResult:
     """Chapter 5: ``fn(cfg)`` returns the number of parameters of ``GPTModel(cfg)`` (a tied
     output head counted once), computed from the config alone."""

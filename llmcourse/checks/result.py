@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,21 +22,71 @@ class CheckResult:
         return self.message
 
 
+def self_check(check: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
+    """Make ``check`` report, as a failed ``CheckResult``, an exception raised while it runs the
+    learner's function or uses what that function returned (a wrong type, say), instead of a
+    crash inside the check."""
+    name = check.__name__.removeprefix("check_")
+
+    @functools.wraps(check)
+    def checked(*args: Any, **kwargs: Any) -> CheckResult:
+        try:
+            return check(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 (the learner's code failed: report it)
+            return CheckResult(
+                False,
+                f"✗ {name}: stopped by {type(err).__name__}: {err} (raised by your function, "
+                "or by using what it returned: check its return type)",
+            )
+
+    return checked
+
+
+def _same(got: Any, expected: Any) -> bool:
+    """Whether ``got`` equals ``expected``; a bool is not a number, and a value that cannot be
+    compared (a tensor against a list, say) is not equal."""
+    if isinstance(got, bool) != isinstance(expected, bool):
+        return False
+    try:
+        return bool(got == expected)
+    except Exception:  # noqa: BLE001 (any failure to compare is a wrong answer, not a crash)
+        return False
+
+
 def _report(name: str, cases: Iterable[tuple[str, Any, Any]]) -> CheckResult:
-    """Compare each case (input, got, expected); the message lists up to 5 failing cases."""
-    failures = []
-    attempted = False
-    for label, got, expected in cases:
+    """Compare each case (input, got, expected); the message lists up to 5 failing cases.
+
+    Every case returning ``None`` means not attempted yet; ``None`` for some cases while others
+    answered is a failure of those cases (a forgotten ``return`` on one branch). An exception
+    raised by the learner's function fails the check with its type and text.
+    """
+    failures, answered, none = [], 0, 0
+    raised = None
+    it = iter(cases)
+    while True:
+        try:
+            label, got, expected = next(it)
+        except StopIteration:
+            break
+        except Exception as err:  # noqa: BLE001 (the learner's code raised: report it)
+            raised = f"{type(err).__name__}: {err}"
+            break
         if got is None:
+            none += 1
+            failures.append(f"  {label}: returned None")
             continue
-        attempted = True
-        if got != expected:
-            failures.append(f"  {label}: got {got!r}, expected {expected!r}")
-    if not attempted:
+        answered += 1
+        if not _same(got, expected):
+            shown = repr(got) if len(repr(got)) <= 80 else f"{repr(got)[:77]}..."
+            failures.append(f"  {label}: got {shown}, expected {expected!r}")
+    if raised is not None:
+        return CheckResult(False, f"✗ {name}: the function raised {raised}")
+    if not answered:
         return CheckResult(False, f"{name}: not attempted yet (the function returns None)")
     if failures:
         lines = "\n".join(failures[:5])
-        return CheckResult(False, f"✗ {name}: {len(failures)} case(s) wrong\n{lines}")
+        noun = f" ({none} returned None)" if none else ""
+        return CheckResult(False, f"✗ {name}: {len(failures)} case(s) wrong{noun}\n{lines}")
     return CheckResult(True, f"✓ {name}: all cases pass")
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from itertools import pairwise
 
-from llmcourse.checks.result import CheckResult, _report
+from llmcourse.checks.result import CheckResult, _report, self_check
 
 
 def _gpt2():
@@ -24,6 +24,7 @@ COUNT_TEXTS = [
 ]
 
 
+@self_check
 def check_count_tokens(fn: Callable[[str], int]) -> CheckResult:
     """Chapter 0: ``fn(text)`` returns how many GPT-2 tokens ``text`` has."""
     enc = _gpt2()
@@ -33,6 +34,7 @@ def check_count_tokens(fn: Callable[[str], int]) -> CheckResult:
     )
 
 
+@self_check
 def check_bigram_probs(fn: Callable[[list[int], int], dict[int, float] | None]) -> CheckResult:
     """Chapter 0: ``fn(ids, token)`` returns ``{next_id: probability}`` of what follows ``token``.
 
@@ -59,6 +61,7 @@ PAIR_CASES = [
 ]
 
 
+@self_check
 def check_most_frequent_pair(fn: Callable[[list[int]], tuple[int, int] | None]) -> CheckResult:
     """Chapter 1: ``fn(ids)`` returns the most frequent adjacent pair; a tie goes to the
     smallest pair, as in ``BPETokenizer.train``."""
@@ -71,6 +74,7 @@ def check_most_frequent_pair(fn: Callable[[list[int]], tuple[int, int] | None]) 
     return _report("most_frequent_pair", cases)
 
 
+@self_check
 def check_merge(fn: Callable[[list[int], tuple[int, int], int], list[int] | None]) -> CheckResult:
     """Chapter 1: ``fn(ids, pair, new_id)`` replaces every occurrence of ``pair``, left to
     right, by ``new_id``."""

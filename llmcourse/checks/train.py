@@ -6,9 +6,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from llmcourse.checks.result import CheckResult, _report, compare_numbers
+from llmcourse.checks.result import CheckResult, _report, compare_numbers, self_check
 
 
+@self_check
 def check_cross_entropy(fn: Callable[[Any, Any], Any]) -> CheckResult:
     """Chapter 6: ``fn(logits, targets)`` is the mean of ``-log softmax(logits)[target]`` over
     every position; ``logits`` ``(batch, tokens, vocab)``, ``targets`` ``(batch, tokens)``."""
@@ -34,6 +35,7 @@ def check_cross_entropy(fn: Callable[[Any, Any], Any]) -> CheckResult:
     return _report("cross_entropy", cases)
 
 
+@self_check
 def check_top_k(fn: Callable[[Any, int], Any]) -> CheckResult:
     """Chapter 6: ``fn(logits, k)`` keeps the ``k`` largest logits of a 1-D tensor and sets the
     others to ``-inf`` (ties with the k-th value are kept)."""
@@ -64,6 +66,7 @@ def check_top_k(fn: Callable[[Any, int], Any]) -> CheckResult:
     return _report("top_k", cases)
 
 
+@self_check
 def check_top_p(fn: Callable[[Any, float], Any]) -> CheckResult:
     """Chapter 6: ``fn(probs, p)`` keeps the smallest set of most likely tokens whose
     probabilities add up to at least ``p``, zeroes the rest and renormalises (1-D tensor)."""
