@@ -15,7 +15,9 @@ import torch
 from torch import nn
 
 from llmcourse.attention import KVCache
+from llmcourse.runtime import mode
 from llmcourse.tokenizer import ids_to_text, text_to_ids  # re-exported: chapter 6 imports them here
+from llmcourse.validate import check_float, check_int
 
 __all__ = [
     "generate",
@@ -61,36 +63,32 @@ def generate_text_simple(
         ids = ids.unsqueeze(0)
     if ids.shape[1] == 0:
         raise ValueError("generate_text_simple needs at least one token to start from")
-    was_training = model.training
-    model.eval()
-    try:
-        for _ in range(max_new_tokens):
+    with mode(model, training=False):
+        for step in range(max_new_tokens):
             logits = model(ids[:, -context_length:])  # (batch, tokens, vocab)
+            _check_finite(logits[:, -1, :], step)
             next_id = logits[:, -1, :].argmax(dim=-1, keepdim=True)  # (batch, 1)
             ids = torch.cat([ids, next_id], dim=1)
-    finally:
-        model.train(was_training)
     return ids[0] if single else ids
 
 
 # ----------------------------------------------------------------------------- chapter 6
 def _check_sampling(temperature: float, top_k: int | None, top_p: float | None, vocab: int):
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a number, got {temperature!r}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
-    if top_k is not None:
-        if not isinstance(top_k, int) or isinstance(top_k, bool):
-            raise TypeError(f"top_k must be an int or None, got {top_k!r}")
-        if not 1 <= top_k <= vocab:
-            raise ValueError(
-                f"top_k must be between 1 and the vocabulary size {vocab}, got {top_k}"
-            )
-    if top_p is not None:
-        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)):
-            raise TypeError(f"top_p must be a number or None, got {top_p!r}")
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    check_float("temperature", temperature, minimum=0.0)
+    if check_int("top_k", top_k, none_ok=True) is not None and not 1 <= top_k <= vocab:
+        raise ValueError(f"top_k must be between 1 and the vocabulary size {vocab}, got {top_k}")
+    check_float("top_p", top_p, 0.0, 1.0, exclusive_min=True, none_ok=True)
+
+
+def _check_finite(logits: torch.Tensor, step: int) -> None:
+    """Stop with a clear error when the model's logits at generation step ``step`` hold NaN or
+    infinity (a NaN weight, say), instead of drawing token 0 forever."""
+    if not bool(torch.isfinite(logits).all()):
+        kind = "NaN" if bool(torch.isnan(logits).any()) else "infinity"
+        raise ValueError(
+            f"the model's logits at generation step {step} are not finite ({kind}): its "
+            "weights or inputs hold NaN or infinity (check the training run that made them)"
+        )
 
 
 def next_token_probs(
@@ -107,6 +105,11 @@ def next_token_probs(
     """
     _check_sampling(temperature, top_k, top_p, logits.shape[-1])
     logits = logits.float()
+    if bool(torch.isnan(logits).any()) or not bool(torch.isfinite(logits).any(-1).all()):
+        raise ValueError(
+            "the logits hold NaN, or a row whose every logit is -inf: there is no distribution "
+            "to draw the next token from"
+        )
     if temperature == 0:
         return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
     logits = logits / temperature
@@ -187,10 +190,8 @@ def generate(
     ids = ids.to(device)
     finished = torch.zeros(ids.shape[0], 1, dtype=torch.bool, device=device)
     cache: KVCache | None = model.new_cache() if use_cache else None
-    was_training = model.training
-    model.eval()
-    try:
-        for _ in range(max_new_tokens):
+    with mode(model, training=False):
+        for step in range(max_new_tokens):
             if cache is None:
                 logits = model(ids[:, -ctx:])
             elif len(cache) == 0 or ids.shape[1] > ctx:  # first step, or a full context
@@ -198,6 +199,7 @@ def generate(
                 logits = model(ids[:, -ctx:], cache=cache)
             else:
                 logits = model(ids[:, -1:], cache=cache)
+            _check_finite(logits[:, -1, :], step)
             next_id = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)
             if eos_id is not None:
                 next_id = next_id.masked_fill(finished, eos_id)
@@ -205,6 +207,4 @@ def generate(
             ids = torch.cat([ids, next_id], dim=1)
             if eos_id is not None and bool(finished.all()):
                 break
-    finally:
-        model.train(was_training)
     return ids[0] if single else ids

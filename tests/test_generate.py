@@ -169,8 +169,15 @@ def test_same_tokens_as_hugging_face_generate():
 def test_sampling_bad_input():
     model = _tiny()
     ids = torch.tensor([[1, 2]])
-    with pytest.raises(ValueError, match="temperature must be >= 0 .*got -0.5"):
-        generate(model, ids, 3, temperature=-0.5)
+    for t in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(
+            ValueError, match=rf"temperature must be a finite number >= 0.0, got {t}"
+        ):
+            generate(model, ids, 3, temperature=t)
+    with pytest.raises(TypeError, match="temperature must be a number, got bool True"):
+        generate(model, ids, 3, temperature=True)
+    with pytest.raises(TypeError, match="top_k must be an int or None, got bool True"):
+        generate(model, ids, 3, temperature=1.0, top_k=True)
     with pytest.raises(
         ValueError, match="top_k must be between 1 and the vocabulary size 512, got 0"
     ):
@@ -178,9 +185,31 @@ def test_sampling_bad_input():
     with pytest.raises(ValueError, match="vocabulary size 512, got 513"):
         generate(model, ids, 3, temperature=1.0, top_k=513)
     for p in (0, 1.5, -0.1):
-        with pytest.raises(ValueError, match=rf"top_p must be in \(0, 1\], got {p}"):
+        with pytest.raises(
+            ValueError, match=rf"top_p must be a finite number > 0.0 and <= 1.0, got {p}"
+        ):
             generate(model, ids, 3, temperature=1.0, top_p=p)
     with pytest.raises(ValueError, match="prompt has 70 tokens but the model's context holds 64"):
         generate(model, torch.zeros(1, 70, dtype=torch.long), 3)
     with pytest.raises(ValueError, match="max_new_tokens must be >= 0, got -2"):
         generate(model, ids, -2)
+
+
+def test_non_finite_logits_stop_generation_with_a_clear_error():
+    model = _tiny()
+    with torch.no_grad():
+        model.tok_emb.weight[3].fill_(float("nan"))  # one NaN row: the prompt [1, 3] reads it
+    ids = torch.tensor([[1, 3]])
+    for use_cache in (True, False):
+        with pytest.raises(ValueError, match=r"logits at generation step 0 are not finite \(NaN\)"):
+            generate(model, ids, 4, use_cache=use_cache)
+    with pytest.raises(ValueError, match=r"logits at generation step 0 are not finite \(NaN\)"):
+        generate_text_simple(model, ids, 4, model.cfg.context_length)
+    assert not model.training  # the mode the model came in
+    # the head is tied to the embedding, so the NaN row makes logit 3 NaN for every prompt:
+    # the error is raised before any token is chosen, not after emitting token 0 forever
+    with pytest.raises(ValueError, match="step 0 are not finite"):
+        generate(model, torch.tensor([[1, 2]]), 4)
+    for bad in (torch.full((1, 5), float("-inf")), torch.tensor([[0.0, float("nan"), 1.0]])):
+        with pytest.raises(ValueError, match="NaN, or a row whose every logit is -inf"):
+            next_token_probs(bad, temperature=1.0)
