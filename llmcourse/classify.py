@@ -25,10 +25,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from llmcourse.model import GPTModel
-from llmcourse.runtime import progress_bar
+from llmcourse.runtime import mode, progress_bar
 from llmcourse.spam import SpamSplits
 from llmcourse.tokenizer import encode, end_of_text_id
 from llmcourse.train import make_optimizer
+from llmcourse.validate import check_float, check_int
 
 __all__ = [
     "ClassifierHistory",
@@ -182,17 +183,17 @@ def predict(
     model: nn.Module, loader: DataLoader, max_batches: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(labels, predictions, probabilities (n, classes))`` in the loader's order, eval mode."""
-    was_training = model.training
-    model.eval()
+    _check_head(model)
+    check_int("max_batches", max_batches, 1, none_ok=True)
     labels, probs = [], []
-    try:
+    with mode(model, training=False):
         for i, (ids, lengths, y) in enumerate(loader):
             if max_batches is not None and i >= max_batches:
                 break
             probs.append(torch.softmax(_batch_logits(model, ids, lengths).float(), -1).cpu())
             labels.append(y)
-    finally:
-        model.train(was_training)
+    if not probs:
+        raise ValueError("the loader yields no batches: there is nothing to predict")
     p = torch.cat(probs)
     return torch.cat(labels), p.argmax(-1), p
 
@@ -246,10 +247,19 @@ def train_classifier(
     (frozen blocks, LoRA adapters...). Every ``eval_every`` steps (default: once per epoch)
     and at the end, loss and accuracy are measured on ``eval_batches`` training batches (fixed,
     unshuffled) and validation batches; ``on_eval(history)`` is then called."""
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+    check_int("epochs", epochs, 1)
+    check_float("lr", lr, 0.0, exclusive_min=True)
+    check_float("weight_decay", weight_decay, 0.0)
+    check_int("eval_every", eval_every, 1, none_ok=True)
+    check_float("grad_clip", grad_clip, 0.0, exclusive_min=True, none_ok=True)
+    _check_head(model)
+    if len(train_loader) == 0:
+        raise ValueError("train_loader yields no batches: there is nothing to train on")
+    if val_loader is not None and len(val_loader) == 0:
+        raise ValueError(
+            "val_loader yields no batches: pass a loader with at least one batch, or None "
+            "to measure on training batches only"
+        )
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("the model has no trainable parameters (every requires_grad is False)")
     context = getattr(getattr(model, "cfg", None), "context_length", math.inf)
@@ -287,6 +297,16 @@ def train_classifier(
     for _ in range(epochs):
         for ids, lengths, labels in train_loader:
             loss = F.cross_entropy(_batch_logits(model, ids, lengths), labels.to(dev))
+            if not bool(torch.isfinite(loss)):
+                bar.close()
+                model.eval()
+                error = FloatingPointError(
+                    f"the training loss at step {step + 1} is {loss.item()}: lower the learning "
+                    f"rate (lr={lr}) or check the data; the history measured so far is the "
+                    "error's .history"
+                )
+                error.history = history
+                raise error
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip is not None:
@@ -305,9 +325,21 @@ def train_classifier(
 
 
 # ----------------------------------------------------------------------------- one message
+def _check_head(model: nn.Module) -> None:
+    """Refuse a language model whose head still gives one logit per vocabulary token: its
+    argmax would be a token id, not a class."""
+    head, cfg = getattr(model, "out_head", None), getattr(model, "cfg", None)
+    if isinstance(head, nn.Linear) and cfg is not None and head.out_features == cfg.vocab_size:
+        raise ValueError(
+            f"the model's head gives {head.out_features} outputs, one per vocabulary token: it "
+            "has no classification head. Call add_classification_head(model) and fine-tune it "
+            "first (train_classifier), or load a fine-tuned classifier"
+        )
+
+
 def _check_length(model: nn.Module, max_length: int) -> None:
     context = model.cfg.context_length
-    if not isinstance(max_length, int) or not 1 <= max_length <= context:
+    if not 1 <= check_int("max_length", max_length) <= context:
         raise ValueError(
             f"max_length must be an int in 1..{context} (the context), got {max_length!r}"
         )
@@ -315,10 +347,12 @@ def _check_length(model: nn.Module, max_length: int) -> None:
 
 def _probabilities(model: nn.Module, ids: list[int]) -> torch.Tensor:
     """The class probabilities at every position of one message, ``(tokens, classes)``, in
-    eval mode, on the CPU."""
-    model.eval()
+    eval mode (the model's mode is restored after), on the CPU."""
+    _check_head(model)
     dev = next(model.parameters()).device
-    return torch.softmax(model(torch.tensor([ids], device=dev))[0].float(), -1).cpu()
+    with mode(model, training=False):
+        logits = model(torch.tensor([ids], device=dev))[0]
+    return torch.softmax(logits.float(), -1).cpu()
 
 
 @torch.no_grad()

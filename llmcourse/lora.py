@@ -19,6 +19,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from llmcourse.validate import check_float, check_int
+
 __all__ = [
     "DEFAULT_TARGETS",
     "LinearWithLoRA",
@@ -36,10 +38,8 @@ DEFAULT_TARGETS = ("attn.qkv", "attn.out_proj", "ff.fc", "ff.proj")
 
 
 def _check_rank_alpha(rank: int, alpha: float) -> None:
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
-        raise ValueError(f"LoRA rank must be an int >= 1, got {rank!r}")
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or alpha <= 0:
-        raise ValueError(f"LoRA alpha must be a number > 0, got {alpha!r}")
+    check_int("LoRA rank", rank, 1)
+    check_float("LoRA alpha", alpha, 0.0, exclusive_min=True)
 
 
 class LoRALayer(nn.Module):
@@ -85,7 +85,7 @@ class LinearWithLoRA(nn.Module):
         super().__init__()
         if not isinstance(linear, nn.Linear):
             raise TypeError(f"LoRA wraps an nn.Linear, got {type(linear).__name__}")
-        if not 0.0 <= dropout < 1.0:
+        if not 0.0 <= check_float("LoRA dropout", dropout) < 1.0:
             raise ValueError(f"LoRA dropout must be in [0, 1), got {dropout!r}")
         self.linear = linear
         self.lora = LoRALayer(linear.in_features, linear.out_features, rank, alpha)
@@ -96,6 +96,12 @@ class LinearWithLoRA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.linear(x)
         if self.merged:
+            if self.training and torch.is_grad_enabled() and self.lora.B.requires_grad:
+                raise RuntimeError(
+                    "this LoRA layer is merged into its weights, so its adapters would get no "
+                    "gradient: call unmerge_lora(model) before training, or model.eval() to "
+                    "only run it"
+                )
             return out
         return out + self.lora(self.dropout(x))
 
@@ -126,8 +132,10 @@ def apply_lora(
 
     Then every parameter is frozen except the LoRA ones and those of the modules named in
     ``train_also`` (e.g. ``"out_head"``, a new classification head). Returns the wrapped names.
-    A target that names a module which is not linear is a ``TypeError``; one that matches
-    nothing is a ``ValueError``.
+    Adapters from an earlier call stay trainable; a layer is wrapped once (naming an already
+    wrapped layer again is a ``ValueError``). A target that names a module which is not linear
+    is a ``TypeError``; one that matches nothing is a ``ValueError``. Every check runs before
+    the model changes.
     """
     _check_rank_alpha(rank, alpha)
     targets = (targets,) if isinstance(targets, str) else tuple(targets)
@@ -138,7 +146,10 @@ def apply_lora(
     unused = set(targets)
     already = [n for n in lora_layers(model) if any(n == t or n.endswith("." + t) for t in targets)]
     if already:
-        raise ValueError(f"{already[0]} already has LoRA")
+        raise ValueError(
+            f"{already[0]} already has LoRA (from an earlier apply_lora): a layer is wrapped "
+            "once, so leave it out of targets"
+        )
     for name, module in model.named_modules():
         hit = [t for t in targets if name == t or name.endswith("." + t)]
         if not hit:
@@ -154,15 +165,25 @@ def apply_lora(
             f"no layer of the model is named {sorted(unused)}; linear layers include e.g. "
             f"{[n for n, m in model.named_modules() if isinstance(m, nn.Linear)][:6]}"
         )
+    for name, linear in found:
+        if rank > min(linear.in_features, linear.out_features):
+            raise ValueError(
+                f"LoRA rank {rank} is larger than {name!r} allows: at most min(in, out) = "
+                f"min({linear.in_features}, {linear.out_features}); nothing was changed"
+            )
     missing = [t for t in train_also if t not in dict(model.named_modules())]
     if missing:
         raise ValueError(f"train_also names modules the model does not have: {missing}")
+    earlier = [p for layer in lora_layers(model).values() for p in layer.lora.parameters()]
     for p in model.parameters():
         p.requires_grad_(False)
+    for p in earlier:  # a second call adds adapters; it does not freeze the first call's
+        p.requires_grad_(True)
     for name, linear in found:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, LinearWithLoRA(linear, rank, alpha, dropout))
+        wrapped = LinearWithLoRA(linear, rank, alpha, dropout)
+        setattr(parent, child, wrapped.train(linear.training))  # in the mode the model is in
     for name in train_also:
         for p in model.get_submodule(name).parameters():
             p.requires_grad_(True)

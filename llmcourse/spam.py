@@ -19,8 +19,10 @@ import zipfile
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 from functools import lru_cache
+from typing import Any
 
 from llmcourse import assets
+from llmcourse.validate import check_int, check_type, describe
 
 __all__ = [
     "LABELS",
@@ -130,6 +132,20 @@ class SpamSplits:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
 
+def _check_pairs(data: Any) -> list[tuple[str, int]]:
+    """``data`` as a list of ``(text, label)`` pairs with a string text and a label 0 or 1,
+    else an error naming the first bad pair (a label 2 would otherwise be dropped silently)."""
+    pairs = list(check_type("data", data, (list, tuple), "a list of (text, label) pairs"))
+    for i, pair in enumerate(pairs):
+        ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], str)
+        if not ok or isinstance(pair[1], bool) or pair[1] not in (0, 1):
+            raise ValueError(
+                f"data[{i}] must be a (text, label) pair with a str text and a label 0 (ham) or "
+                f"1 (spam), got {describe(pair)}"
+            )
+    return [(text, int(label)) for text, label in pairs]
+
+
 def spam_splits(
     source: str = "spam-assassin",
     seed: int = 123,
@@ -147,9 +163,8 @@ def spam_splits(
         raise ValueError(f"fractions must be three numbers in (0, 1), got {fractions!r}")
     if not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
         raise ValueError(f"fractions must add up to 1, got {fractions!r} (sum {sum(fractions)})")
-    if max_per_class is not None and (not isinstance(max_per_class, int) or max_per_class < 3):
-        raise ValueError(f"max_per_class must be an int >= 3 or None, got {max_per_class!r}")
-    pairs = load_spam(source) if data is None else data
+    check_int("max_per_class", max_per_class, 3, none_ok=True)
+    pairs = load_spam(source) if data is None else _check_pairs(data)
     rng = random.Random(seed)
     by_class = [[p for p in pairs if p[1] == c] for c in (0, 1)]
     if min(map(len, by_class)) < 3:
@@ -157,6 +172,12 @@ def spam_splits(
     n = min(len(by_class[0]), len(by_class[1]), max_per_class or math.inf)
     out: list[list[tuple[str, int]]] = [[], [], []]
     n_train, n_val = round(n * fractions[0]), round(n * fractions[1])
+    if min(n_train, n_val, n - n_train - n_val) < 1:
+        raise ValueError(
+            f"{n} messages per class split by {fractions} leave a split empty (train "
+            f"{n_train}, val {n_val}, test {n - n_train - n_val} per class): give more "
+            "messages or larger fractions"
+        )
     for group in by_class:
         group = rng.sample(group, len(group))[:n]
         for k, (a, b) in enumerate(

@@ -208,7 +208,7 @@ def test_train_classifier_bad_input(bpe):
     model = tiny_classifier("head")
     with pytest.raises(ValueError, match="epochs must be an int >= 1, got 0"):
         train_classifier(model, tr, va, epochs=0, lr=1e-3)
-    with pytest.raises(ValueError, match="lr must be > 0, got -1"):
+    with pytest.raises(ValueError, match=r"lr must be a finite number > 0.0, got -1.0"):
         train_classifier(model, tr, va, epochs=1, lr=-1)
     for p in model.parameters():
         p.requires_grad = False
@@ -253,3 +253,49 @@ def test_checks_pass_right_answers_and_catch_wrong_ones():
     assert not checks.check_balance(lambda pairs, seed: pairs)
     assert checks.check_last_token_logits(last_token_logits)
     assert not checks.check_last_token_logits(lambda lo, le: lo[:, -1])
+
+
+def test_train_classifier_refuses_empty_loaders_and_non_finite_losses(bpe):
+    tr, va, _ = toy_spam(bpe)
+    empty = torch.utils.data.DataLoader([], batch_size=2, collate_fn=tr.collate_fn)
+    with pytest.raises(ValueError, match="train_loader yields no batches"):
+        train_classifier(tiny_classifier(), empty, va, epochs=1, lr=1e-3)
+    with pytest.raises(ValueError, match="val_loader yields no batches"):
+        train_classifier(tiny_classifier(), tr, empty, epochs=1, lr=1e-3)
+    with pytest.raises(ValueError, match="the loader yields no batches"):
+        predict(tiny_classifier(), empty)
+    for kwargs, match in [
+        ({"lr": float("nan")}, "lr must be a finite number"),
+        ({"lr": 1e-3, "epochs": True}, "epochs must be an int, got bool True"),
+        ({"lr": 1e-3, "eval_every": 0}, "eval_every must be an int >= 1"),
+    ]:
+        with pytest.raises((TypeError, ValueError), match=match):
+            train_classifier(tiny_classifier(), tr, va, **{"epochs": 1, **kwargs})
+    model = tiny_classifier()
+    with torch.no_grad():
+        model.out_head.bias.fill_(float("nan"))
+    seen = []
+    with pytest.raises(FloatingPointError, match="the training loss at step 1 is nan") as err:
+        train_classifier(model, tr, va, epochs=1, lr=1e-3, progress=False, on_eval=seen.append)
+    assert err.value.history.step == [] and not model.training
+
+
+def test_a_language_model_head_is_refused_where_a_class_is_read(bpe):
+    lm = GPTModel(GPTConfig.preset("tiny")).train()
+    tr, _, _ = toy_spam(bpe)
+    match = "the model's head gives 512 outputs, one per vocabulary token: it has no classif"
+    with pytest.raises(ValueError, match=match):
+        classify_text(lm, "free cash now", bpe, max_length=24)
+    with pytest.raises(ValueError, match=match):
+        position_probabilities(lm, "free cash now", bpe, 24)
+    with pytest.raises(ValueError, match=match):
+        predict(lm, tr)
+    with pytest.raises(ValueError, match=match):
+        train_classifier(lm, tr, None, epochs=1, lr=1e-3)
+    assert lm.training  # left in the mode it came in
+    model = tiny_classifier().train()
+    classify_text(model, "free cash now", bpe, max_length=24)
+    accuracy(model, tr)
+    assert model.training
+    with pytest.raises(TypeError, match="max_length must be an int, got bool True"):
+        classify_text(model, "hi", bpe, max_length=True)

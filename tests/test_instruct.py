@@ -117,11 +117,21 @@ def test_collate_pads_shifts_and_masks():
 
 def test_masked_targets_check_agrees_with_collate():
     def one(ids, n_prompt, length):
-        padded = ids + [EOS] * (length - len(ids))
-        return collate([(padded[: len(ids)], n_prompt), (padded, 0)], mask_instruction=True)[1][0]
+        end = ids[-1]  # GPT-2's end-of-text, or a small BPE's
+        padded = ids + [end] * (length - len(ids))
+        pairs = [(padded[: len(ids)], n_prompt), (padded, 0)]
+        return collate(pairs, pad_id=end, mask_instruction=True)[1][0]
 
     assert checks.check_masked_targets(one)
     assert not checks.check_masked_targets(lambda ids, n, length: [0] * (length - 1))
+
+    def by_gpt2_id(ids, n_prompt, length):  # finds the end by GPT-2's id, not by ids[-1]
+        padded = ids + [EOS] * (length - len(ids))
+        end = padded.index(EOS)
+        return [-100 if j < n_prompt - 1 or j >= end else t for j, t in enumerate(padded[1:])]
+
+    result = checks.check_masked_targets(by_gpt2_id)
+    assert not result and "50256 is not in list" in repr(result)
     assert "not attempted" in repr(checks.check_exact_match_score(lambda r, e: None))
     assert checks.check_exact_match_score(
         lambda r, e: sum(a.strip() == b.strip() for a, b in zip(r, e)) / len(e)

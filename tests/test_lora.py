@@ -163,16 +163,61 @@ def test_counts_on_gpt2_small_without_allocating_it():
     assert isinstance(model.blocks[0].attn.qkv, LinearWithLoRA)
 
 
-@pytest.mark.parametrize("rank", [0, -2, 1.5, True, "4"])
+@pytest.mark.parametrize("rank", [0, -2])
 def test_bad_rank(rank):
     with pytest.raises(ValueError, match=f"LoRA rank must be an int >= 1, got {rank!r}"):
         apply_lora(tiny(), rank=rank, alpha=8)
 
 
+@pytest.mark.parametrize(
+    ("rank", "shown"), [(1.5, "float 1.5"), (True, "bool True"), ("4", "str '4'")]
+)
+def test_rank_of_the_wrong_type(rank, shown):
+    with pytest.raises(TypeError, match=f"LoRA rank must be an int, got {shown}"):
+        apply_lora(tiny(), rank=rank, alpha=8)
+
+
+def test_a_rank_too_large_for_one_target_changes_nothing():
+    model = tiny()  # n_embd 64: attn.qkv is 64 -> 192, ff.fc 64 -> 256
+    with pytest.raises(ValueError, match=r"LoRA rank 65 is larger than 'blocks.0.attn.qkv' allows"):
+        apply_lora(model, rank=65, alpha=8)
+    assert lora_layers(model) == {} and all(p.requires_grad for p in model.parameters())
+    assert apply_lora(model, rank=4, alpha=8)  # a retry with a valid rank works
+
+
+def test_a_second_apply_lora_keeps_the_first_adapters_training():
+    model = tiny()
+    apply_lora(model, rank=2, alpha=4, targets=["attn.qkv"])
+    apply_lora(model, rank=2, alpha=4, targets=["ff.fc"])
+    assert not any(m.training for m in model.modules())  # the wrappers take the model's mode
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {
+        f"blocks.{i}.{t}.lora.{m}" for i in range(2) for t in ("attn.qkv", "ff.fc") for m in "AB"
+    }
+    with pytest.raises(ValueError, match="already has LoRA .from an earlier apply_lora"):
+        apply_lora(model, rank=2, alpha=4, targets=["attn.qkv"])
+
+
+def test_training_a_merged_model_is_refused():
+    model = tiny()
+    apply_lora(model, rank=2, alpha=4)
+    merge_lora(model)
+    ids = torch.randint(0, model.cfg.vocab_size, (1, 8))
+    with pytest.raises(RuntimeError, match=r"merged into its weights.*unmerge_lora\(model\)"):
+        model.train()(ids)
+    with torch.no_grad():
+        model(ids)  # running it is fine
+    model.eval()(ids)
+    unmerge_lora(model)
+    model.train()(ids).sum().backward()
+    assert model.blocks[0].attn.qkv.lora.A.grad is not None
+
+
 def test_bad_input():
     model = tiny()
-    with pytest.raises(ValueError, match="LoRA alpha must be a number > 0, got 0"):
-        apply_lora(model, rank=4, alpha=0)
+    for alpha in (0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"LoRA alpha must be a finite number > 0.0, got"):
+            apply_lora(model, rank=4, alpha=alpha)
     with pytest.raises(ValueError, match="LoRA rank 65 is larger than the layer allows"):
         LoRALayer(64, 192, rank=65, alpha=8)
     with pytest.raises(TypeError, match="'final_norm' is a LayerNorm"):

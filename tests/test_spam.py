@@ -128,7 +128,11 @@ def test_spam_splits_balanced_disjoint_and_seeded():
         ({"fractions": (0.8, 0.1, 0.2)}, r"fractions must add up to 1, got \(0.8, 0.1, 0.2\)"),
         ({"fractions": (0.9, 0.1)}, r"fractions must be three numbers"),
         ({"fractions": (1.0, 0.0, 0.0)}, r"fractions must be three numbers in \(0, 1\)"),
-        ({"max_per_class": 2}, r"max_per_class must be an int >= 3 or None, got 2"),
+        ({"max_per_class": 2}, r"max_per_class must be an int >= 3, got 2"),
+        ({"max_per_class": 3}, r"3 messages per class split by \(0.7, 0.1, 0.2\) leave a split"),
+        ({"data": [("a", 0)] * 5 + [("b", 2)]}, r"data\[5\] must be a \(text, label\) pair"),
+        ({"data": [("a", 0), ("b", True)]}, r"data\[1\] must be .* got tuple \('b', True\)"),
+        ({"data": [("a", 0), (3, 1)]}, r"data\[1\] must be a \(text, label\) pair with a str"),
     ],
 )
 def test_spam_splits_bad_input(kwargs, match):

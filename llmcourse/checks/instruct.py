@@ -29,7 +29,7 @@ def check_format_prompt(fn: Callable[[dict], Any]) -> CheckResult:
     return _report("format_prompt", cases)
 
 
-def _masked_targets(ids: list[int], n_prompt: int, length: int, eos: int = 50256) -> list[int]:
+def _masked_targets(ids: list[int], n_prompt: int, length: int) -> list[int]:
     # one position at a time: what should position j learn to predict?
     targets = []
     for j in range(length - 1):
@@ -43,15 +43,16 @@ def _masked_targets(ids: list[int], n_prompt: int, length: int, eos: int = 50256
 @self_check
 def check_masked_targets(fn: Callable[[list[int], int, int], Any]) -> CheckResult:
     """Chapter 7.2: ``fn(ids, n_prompt, length)`` gives the ``length - 1`` targets of one
-    example (``ids`` ends with end-of-text 50256), padded to ``length`` tokens with 50256 and
+    example (``ids`` ends with its end-of-text id), padded to ``length`` tokens with that id and
     shifted by one: ``-100`` at the prompt's targets and the padding after the first
-    end-of-text."""
+    end-of-text. The cases end with GPT-2's end-of-text id and with the id a small BPE trained
+    in chapter 1 gives it, so a solution that finds the end-of-text by GPT-2's id fails."""
     cases = []
     for ids, n_prompt, length in [
         ([5, 6, 7, 8, 50256], 2, 5),
         ([5, 6, 7, 8, 50256], 2, 8),
-        ([1, 2, 3, 50256], 1, 6),
-        ([9, 9, 9, 9, 9, 4, 50256], 5, 7),
+        ([1, 2, 3, 300], 1, 6),
+        ([9, 9, 9, 9, 9, 4, 300], 5, 7),
     ]:
         got = fn(list(ids), n_prompt, length)
         if got is not None:
