@@ -42,6 +42,7 @@ __all__ = [
     "Url",
     "cache_dir",
     "fetch",
+    "file_sha256",
     "is_cached",
     "path",
     "read_text",
@@ -330,7 +331,8 @@ def path(name: str) -> Path:
     return cache_dir() / _asset(name).name
 
 
-def _sha256(file: Path) -> str:
+def file_sha256(file: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks (a large file never sits in memory)."""
     digest = hashlib.sha256()
     with open(file, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -343,7 +345,7 @@ def is_cached(name: str) -> bool:
     target, expected = path(name), _asset(name).sha256
     if expected is None:
         return target.is_file()
-    return target.is_file() and _sha256(target) == expected
+    return target.is_file() and file_sha256(target) == expected
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
@@ -413,7 +415,7 @@ def fetch(name: str, *, force: bool = False, log: Callable[[str], None] | None =
     asset = _asset(name)
     target = path(name)
     if not force and target.is_file():
-        if asset.sha256 is None or _sha256(target) == asset.sha256:
+        if asset.sha256 is None or file_sha256(target) == asset.sha256:
             return target
         target.unlink()
     problems: list[str] = []
@@ -427,7 +429,7 @@ def fetch(name: str, *, force: bool = False, log: Callable[[str], None] | None =
                 except (OSError, AssetError) as e:
                     problems.append(f"{source.describe()}: {e}")
                     break  # unreachable source: a second try would fail the same way
-                digest = _sha256(got)
+                digest = file_sha256(got)
                 served = Path(tmp) / "served.sha256"
                 expected = asset.sha256 or (served.read_text() if served.is_file() else digest)
                 if digest == expected:
@@ -458,7 +460,7 @@ def setup_tiktoken() -> Path:
     folder = Path(os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(cache_dir() / "tiktoken")))
     for url, name in _TIKTOKEN_FILES.items():
         target = folder / hashlib.sha1(url.encode()).hexdigest()
-        if not (target.is_file() and _sha256(target) == ASSETS[name].sha256):
+        if not (target.is_file() and file_sha256(target) == ASSETS[name].sha256):
             _install(fetch(name), target)
     return folder
 

@@ -14,7 +14,6 @@ position a checkpoint records so that a resumed run draws the same batches next.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import tempfile
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
+from llmcourse.assets import file_sha256
 from llmcourse.model import GPTModel
 from llmcourse.runtime import unwrap
 from llmcourse.validate import check_int, check_type, describe
@@ -71,14 +71,6 @@ def prepare_checkpoint_dir(directory: str | os.PathLike) -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_checkpoint(
     directory: str | os.PathLike,
     model: nn.Module,
@@ -115,7 +107,7 @@ def save_checkpoint(
         "torch_rng": torch.get_rng_state(),
         "history": (history or History()).to_dict(),
         "extra": dict(extra or {}),
-        "weights_sha256": _sha256(weights),
+        "weights_sha256": file_sha256(weights),
     }
     torch.save(state, state_file)
     os.replace(weights, directory / MODEL_FILE)
@@ -159,7 +151,7 @@ def read_checkpoint(directory: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path} holds {key} {describe(state[key])}: it is damaged")
     if state["torch_rng"].dtype != torch.uint8:
         raise ValueError(f"{path} holds a torch_rng of {state['torch_rng'].dtype}: it is damaged")
-    if _sha256(directory / MODEL_FILE) != state["weights_sha256"]:
+    if file_sha256(directory / MODEL_FILE) != state["weights_sha256"]:
         raise ValueError(
             f"{directory / MODEL_FILE} is not the weights {STATE_FILE} was saved with (step "
             f"{state['step']}): the pair comes from two different saves, e.g. one that was "

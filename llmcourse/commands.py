@@ -13,16 +13,25 @@ import json
 import platform
 import shlex
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from llmcourse.assets import file_sha256
 from llmcourse.train import TrainConfig
 from llmcourse.validate import check_type
 
-__all__ = ["add_run_arguments", "command_line", "machine", "training_card", "write_card"]
+__all__ = [
+    "add_run_arguments",
+    "command_line",
+    "machine",
+    "run_config",
+    "training_card",
+    "write_card",
+]
 
 
 def add_run_arguments(
@@ -35,6 +44,28 @@ def add_run_arguments(
     p.add_argument("--checkpoint-every", type=int, default=checkpoint_every)
     p.add_argument("--resume", action="store_true", help="continue from --run-dir")
     p.add_argument("--out", default=str(out), help="the model file to write")
+
+
+def run_config(args: argparse.Namespace, **settings: Any) -> TrainConfig:
+    """The ``TrainConfig`` of a model command's parsed options: the settings both commands
+    share (steps, learning rate and its schedule, weight decay, AdamW's betas, clipping,
+    evaluation, checkpoints) and ``settings``, the command's own. Every setting a committed
+    model was trained with is passed explicitly, not left to ``TrainConfig``'s defaults, so a
+    change of defaults cannot change the model or make its card untrue."""
+    return TrainConfig(
+        max_steps=args.steps,
+        lr=args.lr,
+        min_lr=args.min_lr,
+        warmup_steps=args.warmup,
+        weight_decay=args.weight_decay,
+        betas=(0.9, 0.95),
+        grad_clip=1.0,
+        grad_accum_steps=1,
+        eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_dir=args.run_dir,
+        **settings,
+    )
 
 
 def command_line(module: str, argv: Sequence[str] | None) -> str:
@@ -84,9 +115,19 @@ def training_card(tcfg: TrainConfig, **measured: Any) -> dict[str, Any]:
     }
 
 
-def write_card(card: dict[str, Any], weights: Path, text: str, text_path: Path) -> Path:
-    """Write a model card: its data next to ``weights`` (``.json``), ``text`` to ``text_path``."""
-    card_path = Path(weights).with_suffix(".json")
+def write_card(
+    card: dict[str, Any],
+    weights: Path,
+    card_text: Callable[[dict[str, Any]], str],
+    text_path: Path,
+) -> Path:
+    """Finish and write a model card: add the sha256 of ``weights`` and today's date to
+    ``card``, write its data next to ``weights`` (``.json``) and ``card_text(card)`` (its
+    Markdown) to ``text_path``, and say what was written."""
+    weights = Path(weights)
+    card = {**card, "weights_sha256": file_sha256(weights), "date": time.strftime("%Y-%m-%d")}
+    card_path = weights.with_suffix(".json")
     card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    Path(text_path).write_text(text, encoding="utf-8")
+    Path(text_path).write_text(card_text(card), encoding="utf-8")
+    print(f"wrote {weights} ({weights.stat().st_size / 1e6:.1f} MB) and {card_path}")
     return card_path

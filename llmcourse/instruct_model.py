@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,14 @@ from typing import Any
 import torch
 
 from llmcourse import runtime
-from llmcourse.commands import add_run_arguments, command_line, machine, training_card, write_card
+from llmcourse.commands import (
+    add_run_arguments,
+    command_line,
+    machine,
+    run_config,
+    training_card,
+    write_card,
+)
 from llmcourse.instruct import (
     DEFAULT_FAMILIES,
     evaluate_exact_match,
@@ -84,21 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The fine-tuning settings of the parsed options; each is given here, not left to
     ``TrainConfig``'s defaults, so the committed model's card stays true."""
-    return TrainConfig(
-        max_steps=args.steps,
-        lr=args.lr,
-        min_lr=args.min_lr,
-        warmup_steps=args.warmup,
-        weight_decay=args.weight_decay,
-        betas=(0.9, 0.95),
-        grad_clip=1.0,
-        grad_accum_steps=1,
-        eval_every=args.eval_every,
-        eval_batches=None,
-        bf16=False,
-        checkpoint_every=args.checkpoint_every,
-        checkpoint_dir=args.run_dir,
-    )
+    return run_config(args, eval_batches=None, bf16=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,12 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "overall": round(scores["overall"], 4),
         },
         "samples": samples,
-        "weights_sha256": hashlib.sha256(out_path.read_bytes()).hexdigest(),
         "weights_dtype": "bfloat16",
-        "date": time.strftime("%Y-%m-%d"),
     }
-    card_path = write_card(card, out_path, _card_text(card), out_path.with_suffix(".md"))
-    print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) and {card_path}")
+    write_card(card, out_path, _card_text, out_path.with_suffix(".md"))
     print(f"exact match on the test split: {scores['overall']:.1%}")
     return 0
 

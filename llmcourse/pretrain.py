@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,14 @@ from typing import Any
 import torch
 
 from llmcourse import assets, runtime
-from llmcourse.commands import add_run_arguments, command_line, machine, training_card, write_card
+from llmcourse.commands import (
+    add_run_arguments,
+    command_line,
+    machine,
+    run_config,
+    training_card,
+    write_card,
+)
 from llmcourse.config import GPTConfig
 from llmcourse.data import encode, load_corpus, make_loader, train_val_split
 from llmcourse.generate import generate, ids_to_text, text_to_ids
@@ -82,21 +88,8 @@ def _parser() -> argparse.ArgumentParser:
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The ``TrainConfig`` of the command's options: every setting the committed model was
     trained with is passed explicitly, so a change of defaults cannot change it."""
-    return TrainConfig(
-        max_steps=args.steps,
-        lr=args.lr,
-        min_lr=args.min_lr,
-        warmup_steps=args.warmup,
-        weight_decay=args.weight_decay,
-        betas=(0.9, 0.95),
-        grad_clip=1.0,
-        grad_accum_steps=1,
-        eval_every=args.eval_every,
-        eval_batches=args.eval_batches,
-        sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every,
-        checkpoint_dir=args.run_dir,
-        bf16=args.bf16,
+    return run_config(
+        args, eval_batches=args.eval_batches, sample_every=args.sample_every, bf16=args.bf16
     )
 
 
@@ -195,12 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "samples_during_training": history.samples,
         "samples": samples,
-        "weights_sha256": hashlib.sha256(out_path.read_bytes()).hexdigest(),
         "weights_dtype": "bfloat16",
-        "date": time.strftime("%Y-%m-%d"),
     }
-    card_path = write_card(card, out_path, _card_text(card), out_path.parent / "README.md")
-    print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) and {card_path}")
+    write_card(card, out_path, _card_text, out_path.parent / "README.md")
     print(f"validation loss {val_loss:.3f}, perplexity {card['val_perplexity']}")
     return 0
 

@@ -1,6 +1,7 @@
 """scripts/check_notebooks.py: the site refuses notebooks that are not a clean top-to-bottom run."""
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 
@@ -21,6 +22,7 @@ def cell(source, count, outputs=(), tags=()):
 ERROR = new_output("error", ename="ValueError", evalue="bad", traceback=[])
 
 
+@pytest.mark.slow
 def test_clean_run_passes(tmp_path, check_notebooks):
     path = write(
         tmp_path, [cell("1", 1), cell("", None), cell("x", 2, [ERROR], ["raises-exception"])]
@@ -37,6 +39,7 @@ def test_out_of_order_and_unexecuted_cells(tmp_path, check_notebooks):
     assert "cell 3: execution count None, expected 3" in found[1]
 
 
+@pytest.mark.slow
 def test_stored_error_fails(tmp_path, check_notebooks):
     path = write(tmp_path, [cell("1/0", 1, [ERROR])])
     assert check_notebooks.problems(path) == [f"{path}, cell 1: stored error ValueError: bad"]

@@ -76,6 +76,7 @@ def test_online_copies_are_pinned_to_the_committed_files():
         assert asset.size == path.stat().st_size
 
 
+@pytest.mark.slow
 def test_the_command_writes_a_card_and_an_interrupted_run_resumes(tmp_path):
     def run(name, steps, run_dir, *extra):
         out = tmp_path / f"{name}.safetensors"

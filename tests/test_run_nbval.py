@@ -27,6 +27,7 @@ def test_settings_are_parsed_and_replace_the_inherited_ones(monkeypatch, run_nbv
         run_nbval.parse_setting("  ")
 
 
+@pytest.mark.slow
 def test_a_bad_setting_is_refused_before_any_run(capsys, run_nbval):
     with pytest.raises(SystemExit) as stop:
         run_nbval.main(["--setting", "OMP_NUM_THREADS=1", "--setting", "THREADS=1", "x.ipynb"])
@@ -43,6 +44,7 @@ def test_a_setting_really_changes_the_kernels(run_nbval):
 @pytest.mark.skipif(
     torch.backends.cpu.get_cpu_capability() == "DEFAULT", reason="a CPU without AVX2"
 )
+@pytest.mark.slow
 def test_an_output_that_depends_on_the_kernels_fails_and_a_portable_one_passes(
     tmp_path, monkeypatch, capsys, run_nbval
 ):

@@ -221,6 +221,7 @@ def test_page_assets_drops_unused_files_and_defers_scripts():
 # search-math.js ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @needs_node
 def test_tex_to_text_leaves_no_tex():
     cases = {

@@ -117,6 +117,7 @@ def _open(browser, url: str):
     return page, requested, errors
 
 
+@pytest.mark.slow
 def test_math_and_icons_need_no_script_nor_font(book, browser):
     with sc.serve(book) as base:
         page, requested, errors = _open(browser, base + "index.html")
@@ -138,6 +139,7 @@ def test_math_and_icons_need_no_script_nor_font(book, browser):
         page.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("word", "shown"), [("variance", "variance"), ("sqrt", "√dₖ")])
 def test_search_results_show_math_as_text(book, browser, word, shown):
     # "variance" is in the text next to a formula; "sqrt" only in the formulas' TeX, so the
@@ -162,6 +164,7 @@ def test_search_results_show_math_as_text(book, browser, word, shown):
         page.close()
 
 
+@pytest.mark.slow
 def test_search_titles_with_math_are_text(book, browser):
     # a section is a result of its own when the query is at least half its title (Sphinx's rule)
     with sc.serve(book) as base:

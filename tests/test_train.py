@@ -279,6 +279,7 @@ def test_bf16_autocast_trains():
     assert next(model.parameters()).dtype == torch.float32  # autocast keeps fp32 weights
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes(tmp_path):
     """``torchrun --nproc_per_node=2`` runs the course-model command (a tiny version) on CPU."""
     out = tmp_path / "m.safetensors"
@@ -340,6 +341,7 @@ def _ddp_run(tmp_path, name, batch, accum, processes):
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path):
     """DDP averages the two processes' gradients: 2 processes × batch 4 = batch 8 = batch 4
     accumulated twice = 2 processes × batch 2 accumulated twice. Losses agree within 1e-5 (float

@@ -67,6 +67,7 @@ def test_figure_shown_twice_gets_a_second_id():
     assert id2 == id1 + "-2"
 
 
+@pytest.mark.slow
 def test_html_is_identical_across_processes():
     code = (
         "import hashlib, sys; sys.path.insert(0, sys.argv[1]);"

@@ -58,6 +58,7 @@ print(json.dumps([[list(t.x), list(t.y)] for t in fig.data]))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setting", ["ATEN_CPU_CAPABILITY=default", "OMP_NUM_THREADS=1"])
 def test_activation_plot_is_the_same_with_other_cpu_kernels(setting, run_nbval):
     # chapter 5 stores this figure; another CPU's kernels must draw the same numbers

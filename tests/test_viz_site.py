@@ -154,6 +154,7 @@ def page_dir(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", sc.VIEWPORTS, ids=["1366px", "390px"])
 def test_figures_fit_read_and_respond(page_dir, options):
     sync_api = pytest.importorskip("playwright.sync_api")
