@@ -33,6 +33,7 @@ __all__ = [
     "check_ids",
     "check_int",
     "check_type",
+    "check_values",
     "describe",
 ]
 
@@ -154,6 +155,41 @@ def check_dtype(
             listed = ", ".join(str(d) for d in allowed)
             raise ValueError(f"{name} must be one of {listed}; got {value}")
     return value
+
+
+def check_values(
+    name: str,
+    values: Any,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    exclusive_min: bool = False,
+) -> Any:
+    """``values`` (real numbers: a sequence, nested sequences, an array or a tensor) if every
+    entry is finite and in range, else raise, naming the first bad entry and its index."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be real numbers, got {describe(values)}")
+    try:
+        t = values.detach() if isinstance(values, torch.Tensor) else torch.as_tensor(values)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be real numbers, got {describe(values)}") from None
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must be real numbers, got a {t.dtype} tensor")
+    t = t.to(torch.float64)
+    bad = ~torch.isfinite(t)
+    if minimum is not None:
+        bad |= (t <= minimum) if exclusive_min else (t < minimum)
+    if maximum is not None:
+        bad |= t > maximum
+    if bool(bad.any()):
+        index = tuple(int(i) for i in bad.nonzero()[0])
+        where = "[" + ", ".join(map(str, index)) + "]" if index else ""
+        bounds = _bounds(minimum, maximum, exclusive_min)
+        raise ValueError(
+            f"{name}{where} is {t[index].item()}, but every value must be a finite number"
+            + (f" {bounds}" if bounds else "")
+        )
+    return values
 
 
 def check_ids(name: str, ids: Any, vocab_size: int | None = None) -> Any:

@@ -1,6 +1,7 @@
 """The one argument-checking helper: types, ranges, NaN, bools, dtypes and ids."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from llmcourse.validate import (
     check_ids,
     check_int,
     check_type,
+    check_values,
     describe,
 )
 
@@ -101,3 +103,22 @@ def test_check_ids_lists_and_tensors():
 def test_describe_shortens_long_values():
     text = describe("x" * 200)
     assert text.startswith("str 'xxx") and text.endswith("...") and len(text) < 70
+
+
+def test_check_values_names_the_first_bad_entry_and_its_index():
+    weights = torch.tensor([[0.2, 0.8], [0.5, float("nan")]])
+    with pytest.raises(ValueError, match=r"weights\[1, 1\] is nan, but every value must be a"):
+        check_values("weights", weights, 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"p\[2\] is 1.5, .* finite number >= 0 and <= 1$"):
+        check_values("p", [0.0, 1.0, 1.5], 0, 1)
+    with pytest.raises(ValueError, match=r"t\[0\] is 0.0, .* > 0$"):
+        check_values("t", (0.0, 1.0), 0, exclusive_min=True)
+    with pytest.raises(ValueError, match=r"x is -inf"):
+        check_values("x", float("-inf"))
+    for bad, shown in [("0.5", "str '0.5'"), ([None], "list [None]")]:
+        with pytest.raises(TypeError, match=f"x must be real numbers, got {re.escape(shown)}"):
+            check_values("x", bad)
+    with pytest.raises(TypeError, match="got a torch.bool tensor"):
+        check_values("x", [True, False])
+    values = [0.25, 0.5]
+    assert check_values("x", values, 0, 1) is values and check_values("x", [], 0, 1) == []

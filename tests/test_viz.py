@@ -179,7 +179,7 @@ def test_token_colors_cycle_and_neighbours_differ():
     assert colors[: len(viz.PALETTE)] == list(viz.PALETTE)
     assert colors[len(viz.PALETTE)] == viz.PALETTE[0]
     assert all(a != b for a, b in itertools.pairwise(colors))
-    with pytest.raises(ValueError, match="n >= 0"):
+    with pytest.raises(ValueError, match="n must be an int >= 0, got -1"):
         viz.token_colors(-1)
 
 

@@ -71,6 +71,8 @@ def test_explorer_bad_input():
         viz.attention_explorer(np.zeros((3, 5, 5)), TOKENS)
     with pytest.raises(ValueError, match="got 4 tokens for weights over 5"):
         viz.attention_explorer(random_weights(), TOKENS[:4])
+    with pytest.raises(ValueError, match="each in \\[0, 1\\] .a softmax., got values from -"):
+        viz.attention_explorer(-random_weights(), TOKENS)  # scores, not weights
     bad = random_weights()
     bad[1, 2, 3, 0] = np.nan
     with pytest.raises(ValueError, match="needs finite weights"):

@@ -34,8 +34,22 @@ def test_confusion_matrix_counts():
     assert list(heat.y) == ["true ham", "true spam"] and heat.x[1] == "predicted spam"
     with pytest.raises(ValueError, match="differ in length: 2 and 1"):
         viz.confusion_matrix([0, 1], [0])
-    with pytest.raises(ValueError, match=r"class numbers 0..1"):
+    with pytest.raises(ValueError, match=r"labels\[1\] must be an int >= 0 and <= 1, got 2"):
         viz.confusion_matrix([0, 2], [0, 1])
+    with pytest.raises(TypeError, match=r"predictions\[0\] must be an int, got float 0.5"):
+        viz.confusion_matrix([0, 1], [0.5, 1])
+    with pytest.raises(TypeError, match=r"labels\[0\] must be an int, got bool True"):
+        viz.confusion_matrix([True, 0], [1, 0])
+    with pytest.raises(ValueError, match="needs at least one label"):
+        viz.confusion_matrix([], [])
+
+
+def test_bars_and_the_position_explorer_refuse_values_that_are_not_shares():
+    for bad in (float("nan"), 1.5, -0.1):
+        with pytest.raises(ValueError, match=r"accuracy of 'after' for 'val' must be a finite"):
+            viz.accuracy_bars({"after": {"train": 0.9, "val": bad}})
+    with pytest.raises(ValueError, match=r"example 'a': probabilities\[1\] is nan"):
+        viz.position_explorer([("a", ["x", "y"], [0.5, float("nan")])])
 
 
 def test_accuracy_bars_groups_models():

@@ -31,6 +31,11 @@ def test_gradient_bars():
         viz.gradient_bars({"a": [1.0], "b": [1.0, 2.0]})
     with pytest.raises(ValueError, match="got 1 layer names for 2 layers"):
         viz.gradient_bars({"a": [1.0, 2.0]}, layer_names=["x"])
+    with pytest.raises(ValueError, match=r"series 'a'\[1\] is 0.0, .* finite number > 0.0"):
+        viz.gradient_bars({"a": [1.0, 0.0]})  # a log axis cannot show 0
+    assert viz.gradient_bars({"a": [1.0, 0.0]}, log=False).data[0].y[1] == 0
+    with pytest.raises(ValueError, match=r"series 'a'\[0\] is nan"):
+        viz.gradient_bars({"a": [float("nan"), 1.0]}, log=False)
 
 
 def test_model_size_bars():

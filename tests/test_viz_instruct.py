@@ -18,3 +18,9 @@ def test_exact_match_bars_rejects_empty():
         exact_match_bars({})
     with pytest.raises(ValueError, match="at least one family"):
         exact_match_bars({"before": {}})
+    with pytest.raises(ValueError, match="exact match of 'after' for 'add' must be a finite"):
+        exact_match_bars({"after": {"add": float("nan")}})
+    with pytest.raises(
+        TypeError, match="exact match of 'after' for 'add' must be a number, got str"
+    ):
+        exact_match_bars({"after": {"add": "90%"}})

@@ -37,3 +37,5 @@ def test_singular_value_plot_is_the_cumulative_energy():
     assert fig.layout.shapes[0].x0 == 1
     with pytest.raises(ValueError, match="at least one matrix"):
         viz.singular_value_plot({})
+    with pytest.raises(ValueError, match=r"singular values of 'w'\[1\] is nan"):
+        viz.singular_value_plot({"w": [3.0, float("nan")]})

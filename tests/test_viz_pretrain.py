@@ -35,6 +35,10 @@ def test_lr_schedule_draws_the_function():
     y = list(fig.data[0].y)
     assert len(y) == 100 and y[9] == pytest.approx(1e-3) and y[0] == pytest.approx(1e-4)
     assert min(y[10:]) == y[-1] > 1e-4
+    with pytest.raises(ValueError, match="total_steps must be an int >= 1, got 0"):
+        viz.lr_schedule(lambda s: 1e-3, 0)
+    with pytest.raises(ValueError, match=r"lr_fn\(3\) must be a finite number >= 0.0, got nan"):
+        viz.lr_schedule(lambda s: float("nan") if s == 3 else 1e-3, 10)
 
 
 def test_sampling_explorer_precomputes_every_temperature():
@@ -58,7 +62,21 @@ def test_sampling_explorer_precomputes_every_temperature():
     assert math.isclose(
         sum(fig.data[2].y), float(torch.softmax(logits / 2, -1)[1:].sum()), rel_tol=1e-3
     )
-    with pytest.raises(ValueError, match=r"temperatures must be > 0, got \[0\]"):
+    with pytest.raises(
+        ValueError, match=r"temperatures\[0\] is 0.0, but every value must be a finite number > 0"
+    ):
         viz.sampling_explorer(logits, pieces, temperatures=(0,))
+    with pytest.raises(ValueError, match=r"temperatures\[1\] is nan"):
+        viz.sampling_explorer(logits, pieces, temperatures=(1.0, float("nan")))
+    with pytest.raises(
+        ValueError, match=r"pieces must give the text of every token id: 4 pieces for 5"
+    ):
+        viz.sampling_explorer(logits, pieces[:4])
+    with pytest.raises(ValueError, match="logits without NaN"):
+        viz.sampling_explorer(torch.full_like(logits, float("nan")), pieces)
+    with pytest.raises(ValueError, match="top_p must be a finite number > 0.0 and <= 1.0, got 1.5"):
+        viz.sampling_explorer(logits, pieces, top_p=1.5)
+    with pytest.raises(TypeError, match="top_k must be an int, got float 2.0"):
+        viz.sampling_explorer(logits, pieces, top_k=2.0)
     with pytest.raises(ValueError, match=r"the logits of one position, \(vocab,\), got \(1, 5\)"):
         viz.sampling_explorer(logits[None], pieces)

@@ -124,6 +124,11 @@ def attention_explorer(
         raise ValueError(f"attention_explorer got {len(tokens)} tokens for weights over {n}")
     if not np.issubdtype(w.dtype, np.number) or not np.isfinite(w).all():
         raise ValueError("attention_explorer needs finite weights (no NaN or inf)")
+    if w.size and (w.min() < 0 or w.max() > 1 + 1e-5):
+        raise ValueError(
+            f"attention_explorer needs attention weights, each in [0, 1] (a softmax), got values "
+            f"from {w.min():.3g} to {w.max():.3g}: pass the weights, not the scores"
+        )
     show_values = n <= 12 if show_values is None else check_bool("show_values", show_values)
     future = ~causal_mask(n).numpy()  # blank: what no query may see
     fig = go.Figure()

@@ -10,6 +10,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from llmcourse.validate import check_int, check_values
 from llmcourse.viz import theme
 from llmcourse.viz.render import fit_header, percent_bars, round_sig
 
@@ -66,14 +67,18 @@ def confusion_matrix(
     title: str | None = None,
 ) -> go.Figure:
     """A heat map of counts: row = true class, column = predicted class."""
-    labels, predictions = [int(v) for v in labels], [int(v) for v in predictions]
+    k = len(class_names)
+    classes = {}
+    for name, values in (("labels", labels), ("predictions", predictions)):
+        values = values.tolist() if hasattr(values, "tolist") else list(values)
+        classes[name] = [check_int(f"{name}[{i}]", v, 0, k - 1) for i, v in enumerate(values)]
+    labels, predictions = classes["labels"], classes["predictions"]
+    if not labels:
+        raise ValueError("confusion_matrix needs at least one label")
     if len(labels) != len(predictions):
         raise ValueError(
             f"labels and predictions differ in length: {len(labels)} and {len(predictions)}"
         )
-    k = len(class_names)
-    if any(not 0 <= v < k for v in labels + predictions):
-        raise ValueError(f"labels and predictions must be class numbers 0..{k - 1}")
     counts = [[0] * k for _ in range(k)]
     for y, p in zip(labels, predictions):
         counts[y][p] += 1
@@ -118,6 +123,7 @@ def position_explorer(
             raise ValueError(
                 f"example {name!r}: {len(pieces)} pieces but {len(probs)} probabilities"
             )
+        check_values(f"example {name!r}: probabilities", list(probs), 0.0, 1.0)
         shown = [p.replace("\n", "⏎") for p in pieces]
         y = round_sig(list(probs), 3)
         fig.add_trace(

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 import plotly.graph_objects as go
 import torch
 
+from llmcourse.validate import check_values
 from llmcourse.viz.render import fit_header, round_sig
 
 
@@ -98,6 +99,8 @@ def gradient_bars(
     names = list(layer_names) if layer_names else [f"layer {i + 1}" for i in range(n)]
     if len(names) != n:
         raise ValueError(f"gradient_bars got {len(names)} layer names for {n} layers")
+    for name, values in series.items():  # a log axis cannot show 0
+        check_values(f"gradient_bars series {name!r}", list(values), 0.0, exclusive_min=log)
     fig = go.Figure()
     for name, values in series.items():
         fig.add_trace(

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from llmcourse.validate import check_values
 from llmcourse.viz import theme
 from llmcourse.viz.render import fit_header, round_sig
 
@@ -105,6 +106,8 @@ def singular_value_plot(
         raise ValueError("singular_value_plot needs at least one matrix")
     if not all(len(sv) for sv in values.values()):
         raise ValueError("singular_value_plot needs at least one singular value per matrix")
+    for name, sv in values.items():
+        check_values(f"singular values of {name!r}", list(sv), 0.0)
     most = max(len(sv) for sv in values.values())
     fig = go.Figure()
     for name, sv in values.items():

@@ -11,6 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 import torch
 
+from llmcourse.validate import check_float, check_int, check_values
 from llmcourse.viz import theme
 from llmcourse.viz.render import fit_header, round_sig, visibility_slider
 
@@ -102,11 +103,12 @@ def lr_schedule(
     lr_fn: Callable[[int], float], total_steps: int, title: str | None = None
 ) -> go.Figure:
     """The learning rate ``lr_fn(step)`` for every step of a run."""
-    steps = list(range(total_steps))
+    steps = list(range(check_int("total_steps", total_steps, 1)))
+    rates = [check_float(f"lr_fn({s})", lr_fn(s), 0.0) for s in steps]
     fig = go.Figure(
         go.Scatter(
             x=steps,
-            y=round_sig([lr_fn(s) for s in steps]),
+            y=round_sig(rates),
             mode="lines",
             hovertemplate="step %{x}<br>lr %{y:.2e}<extra></extra>",
         )
@@ -143,10 +145,20 @@ def sampling_explorer(
         raise ValueError(
             f"sampling_explorer needs the logits of one position, (vocab,), got {tuple(logits.shape)}"
         )
-    if not temperatures or any(t <= 0 for t in temperatures):
-        raise ValueError(f"temperatures must be > 0, got {list(temperatures)}")
-    if not 1 <= top_k <= show:
+    if not temperatures:
+        raise ValueError("sampling_explorer needs at least one temperature")
+    check_values("temperatures", list(temperatures), 0.0, exclusive_min=True)
+    show = min(check_int("show", show, 1), logits.shape[0])
+    if not 1 <= check_int("top_k", top_k) <= show:
         raise ValueError(f"top_k must be between 1 and show={show}, got {top_k}")
+    check_float("top_p", top_p, 0.0, 1.0, exclusive_min=True)
+    if len(pieces) < logits.shape[0]:
+        raise ValueError(
+            f"pieces must give the text of every token id: {len(pieces)} pieces for "
+            f"{logits.shape[0]} logits"
+        )
+    if bool(torch.isnan(logits).any()) or not bool(torch.isfinite(logits).any()):
+        raise ValueError("sampling_explorer needs logits without NaN, at least one of them finite")
     logits = logits.detach().double()
     order = torch.argsort(logits, descending=True)[:show].tolist()
     labels = [f"{i + 1}. {pieces[t]!r}" for i, t in enumerate(order)]

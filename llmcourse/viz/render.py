@@ -19,6 +19,7 @@ import plotly.io as pio
 from plotly.io.base_renderers import MimetypeRenderer
 from plotly.utils import PlotlyJSONEncoder
 
+from llmcourse.validate import check_float
 from llmcourse.viz import theme
 
 RENDERER = "llmcourse"
@@ -285,7 +286,9 @@ def percent_bars(
     7.1's accuracies and chapter 7.2's exact-match scores use it.
     """
     categories: list[str] = []
-    for scores in results.values():
+    for name, scores in results.items():
+        for category, value in scores.items():
+            check_float(f"{y_title} of {name!r} for {category!r}", value, 0.0, 1.0)
         categories += [c for c in scores if c not in categories]
     fig = go.Figure()
     for name, scores in results.items():

@@ -9,6 +9,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from llmcourse.validate import check_int
 from llmcourse.viz.render import (
     fit_header,
     header_height,
@@ -36,8 +37,7 @@ _PAD = 0.6  # space around the text of a box, in character widths
 # ----------------------------------------------------------------------------- token boxes
 def token_colors(n: int, palette: Sequence[str] = PALETTE) -> list[str]:
     """``n`` colours cycled from ``palette`` so neighbouring tokens differ."""
-    if n < 0:
-        raise ValueError(f"token_colors needs n >= 0, got n={n}")
+    check_int("n", n, 0)
     if not palette:
         raise ValueError("token_colors needs a non-empty palette")
     return [palette[i % len(palette)] for i in range(n)]
