@@ -6,10 +6,14 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from llmcourse.spam import check_pairs
+from llmcourse.validate import check_float, check_int
 
 __all__ = ["BowBaseline", "words"]
 
@@ -17,6 +21,14 @@ __all__ = ["BowBaseline", "words"]
 def words(text: str) -> list[str]:
     """Lower-case words, numbers and runs of ``$!``: the bag-of-words baseline's tokens."""
     return re.findall(r"[a-z0-9']+|[$!]+", text.lower())
+
+
+def _texts_and_labels(pairs: Any) -> tuple[list[str], torch.Tensor]:
+    """The texts and labels of a non-empty list of ``(text, class number)`` pairs."""
+    pairs = check_pairs("pairs", pairs)
+    if not pairs:
+        raise ValueError("pairs is empty: give at least one (text, label) pair")
+    return [t for t, _ in pairs], torch.tensor([y for _, y in pairs])
 
 
 class BowBaseline:
@@ -27,8 +39,16 @@ class BowBaseline:
     by full-batch Adam on the cross-entropy + ``l2`` × |w|²."""
 
     def __init__(self, max_words: int = 5000, min_count: int = 2, l2: float = 1e-4) -> None:
-        self.max_words, self.min_count, self.l2 = max_words, min_count, l2
+        self.max_words = check_int("max_words", max_words, 1)
+        self.min_count = check_int("min_count", min_count, 1)
+        self.l2 = check_float("l2", l2, 0.0)
         self.vocab: dict[str, int] = {}
+        self.linear: nn.Linear | None = None
+
+    def _fitted(self) -> nn.Linear:
+        if self.linear is None:
+            raise RuntimeError("this BowBaseline has not been trained: call fit(pairs) first")
+        return self.linear
 
     def features(self, texts: list[str]) -> torch.Tensor:
         """``(len(texts), vocabulary)`` TF-IDF vectors."""
@@ -45,9 +65,20 @@ class BowBaseline:
         return F.normalize(x * self.idf, dim=1)
 
     def fit(self, pairs: list[tuple[str, int]], steps: int = 300, lr: float = 0.1) -> BowBaseline:
-        texts, labels = [t for t, _ in pairs], torch.tensor([y for _, y in pairs])
+        check_int("steps", steps, 1)
+        check_float("lr", lr, 0.0, exclusive_min=True)
+        texts, labels = _texts_and_labels(pairs)
+        if len(set(labels.tolist())) < 2:
+            raise ValueError(
+                f"fit needs texts of at least two classes, got only {labels.unique().tolist()}"
+            )
         df = Counter(w for t in texts for w in set(words(t)))
         kept = [w for w, c in df.most_common(self.max_words) if c >= self.min_count]
+        if not kept:
+            raise ValueError(
+                f"no word occurs in min_count={self.min_count} of the {len(texts)} training "
+                "texts, so there is nothing to learn from: give more texts or lower min_count"
+            )
         self.vocab = {w: i for i, w in enumerate(kept)}
         self.idf = torch.tensor([math.log((1 + len(texts)) / (1 + df[w])) + 1 for w in kept])
         x = self.features(texts)
@@ -67,15 +98,22 @@ class BowBaseline:
     @torch.no_grad()
     def predict(self, texts: list[str]) -> torch.Tensor:
         """The most likely class of each text, ``(len(texts),)``."""
-        return self.linear(self.features(texts)).argmax(-1)
+        return self._fitted()(self.features(texts)).argmax(-1)
 
     def accuracy(self, pairs: list[tuple[str, int]]) -> float:
-        labels = torch.tensor([y for _, y in pairs])
-        return float((self.predict([t for t, _ in pairs]) == labels).float().mean())
+        """The fraction of ``(text, label)`` pairs whose predicted class is the label."""
+        texts, labels = _texts_and_labels(pairs)
+        return float((self.predict(texts) == labels).float().mean())
 
     def top_words(self, k: int = 10) -> dict[str, list[tuple[str, float]]]:
         """The ``k`` words that push hardest towards each class (binary models)."""
-        w = (self.linear.weight[1] - self.linear.weight[0]).detach()
+        check_int("k", k, 1)
+        linear = self._fitted()
+        if linear.out_features != 2:
+            raise ValueError(
+                f"top_words needs a model of two classes, this one has {linear.out_features}"
+            )
+        w = (linear.weight[1] - linear.weight[0]).detach()
         names = list(self.vocab)
         order = w.argsort()
         pick = lambda idx: [(names[i], round(float(w[i]), 3)) for i in idx]

@@ -17,7 +17,7 @@ from torch import nn
 from llmcourse.attention import KVCache
 from llmcourse.runtime import mode
 from llmcourse.tokenizer import ids_to_text, text_to_ids  # re-exported: chapter 6 imports them here
-from llmcourse.validate import check_float, check_int
+from llmcourse.validate import check_bool, check_float, check_int, check_type
 
 __all__ = [
     "generate",
@@ -43,19 +43,13 @@ def generate_text_simple(
     ``cfg.context_length``) and appends the argmax of the last position's logits (ties go to the
     smallest id). The model runs in eval mode (no dropout) and is put back in its mode after.
     """
-    if (
-        not isinstance(max_new_tokens, int)
-        or isinstance(max_new_tokens, bool)
-        or max_new_tokens < 0
-    ):
-        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    check_int("max_new_tokens", max_new_tokens, 0)
     if context_length is None:
         cfg = getattr(model, "cfg", None)
         if cfg is None:
             raise ValueError("generate_text_simple needs context_length for a model without .cfg")
         context_length = cfg.context_length
-    if not isinstance(context_length, int) or context_length < 1:
-        raise ValueError(f"context_length must be an int >= 1, got {context_length!r}")
+    check_int("context_length", context_length, 1)
     if not isinstance(ids, torch.Tensor) or ids.dim() not in (1, 2):
         raise ValueError("generate_text_simple needs ids as a (batch, tokens) or (tokens,) tensor")
     single = ids.dim() == 1
@@ -135,6 +129,7 @@ def sample_next(
 ) -> torch.Tensor:
     """One token id per row of ``logits`` ``(batch, vocab)`` → ``(batch, 1)``: the argmax at
     ``temperature=0``, else a draw from ``next_token_probs``."""
+    check_type("generator", generator, (torch.Generator, type(None)), "a torch.Generator or None")
     if temperature == 0:
         _check_sampling(temperature, top_k, top_p, logits.shape[-1])
         return logits.argmax(dim=-1, keepdim=True)
@@ -165,14 +160,14 @@ def generate(
     feeds the last ``context_length`` tokens afresh, as ``generate_text_simple`` does. The
     prompt itself must fit in the context.
     """
-    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool):
-        raise TypeError(f"max_new_tokens must be an int, got {max_new_tokens!r}")
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    check_int("max_new_tokens", max_new_tokens, 0)
     cfg = getattr(model, "cfg", None)
     if cfg is None:
         raise TypeError("generate needs a GPTModel (a model with .cfg)")
     _check_sampling(temperature, top_k, top_p, cfg.vocab_size)
+    check_int("eos_id", eos_id, 0, cfg.vocab_size - 1, none_ok=True)
+    check_bool("use_cache", use_cache)
+    check_type("generator", generator, (torch.Generator, type(None)), "a torch.Generator or None")
     if not isinstance(ids, torch.Tensor) or ids.dim() not in (1, 2):
         raise ValueError("generate needs ids as a (batch, tokens) or (tokens,) tensor")
     single = ids.dim() == 1

@@ -12,6 +12,7 @@ import email
 import html
 import json
 import math
+import numbers
 import random
 import re
 import tarfile
@@ -28,6 +29,7 @@ __all__ = [
     "LABELS",
     "SOURCES",
     "SpamSplits",
+    "check_pairs",
     "load_spam",
     "parse_email",
     "parse_sms",
@@ -132,16 +134,20 @@ class SpamSplits:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
 
-def _check_pairs(data: Any) -> list[tuple[str, int]]:
-    """``data`` as a list of ``(text, label)`` pairs with a string text and a label 0 or 1,
-    else an error naming the first bad pair (a label 2 would otherwise be dropped silently)."""
-    pairs = list(check_type("data", data, (list, tuple), "a list of (text, label) pairs"))
+def check_pairs(name: str, pairs: Any, n_classes: int | None = None) -> list[tuple[str, int]]:
+    """``pairs`` as a list of ``(text, label)`` pairs, each a str text and an int class number
+    (``0 .. n_classes - 1`` when ``n_classes`` is given), else an error naming the first bad
+    pair: a label 2 among spam's 0 and 1 would otherwise be dropped or learned silently."""
+    pairs = list(check_type(name, pairs, (list, tuple), "a list of (text, label) pairs"))
+    expected = "an int label >= 0" if n_classes is None else f"an int label in 0..{n_classes - 1}"
     for i, pair in enumerate(pairs):
         ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], str)
-        if not ok or isinstance(pair[1], bool) or pair[1] not in (0, 1):
+        label = pair[1] if ok else None
+        ok = ok and isinstance(label, numbers.Integral) and not isinstance(label, bool)
+        if not ok or not 0 <= label < (n_classes or math.inf):
             raise ValueError(
-                f"data[{i}] must be a (text, label) pair with a str text and a label 0 (ham) or "
-                f"1 (spam), got {describe(pair)}"
+                f"{name}[{i}] must be a (text, label) pair with a str text and {expected}, "
+                f"got {describe(pair)}"
             )
     return [(text, int(label)) for text, label in pairs]
 
@@ -164,7 +170,7 @@ def spam_splits(
     if not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
         raise ValueError(f"fractions must add up to 1, got {fractions!r} (sum {sum(fractions)})")
     check_int("max_per_class", max_per_class, 3, none_ok=True)
-    pairs = load_spam(source) if data is None else _check_pairs(data)
+    pairs = load_spam(source) if data is None else check_pairs("data", data, 2)
     rng = random.Random(seed)
     by_class = [[p for p in pairs if p[1] == c] for c in (0, 1)]
     if min(map(len, by_class)) < 3:

@@ -18,3 +18,25 @@ def test_bow_baseline_on_a_toy_set():
     top = bow.top_words(3)
     assert {w for w, _ in top["spam"]} <= {"free", "cash", "prize", "win", "claim"}
     assert {w for w, _ in top["ham"]} <= {"lunch", "at", "noon", "see", "you", "meeting", "today"}
+
+
+def test_bow_baseline_refuses_what_it_cannot_learn_from():
+    train = [("win free cash now", 1), ("lunch at noon", 0)]
+    with pytest.raises(RuntimeError, match=r"has not been trained: call fit\(pairs\) first"):
+        BowBaseline().predict(["free cash"])
+    with pytest.raises(ValueError, match="pairs is empty"):
+        BowBaseline().fit([])
+    with pytest.raises(ValueError, match="no word occurs in min_count=2 of the 2 training texts"):
+        BowBaseline().fit(train)
+    with pytest.raises(ValueError, match="at least two classes, got only \\[1\\]"):
+        BowBaseline(min_count=1).fit([(t, 1) for t, _ in train])
+    with pytest.raises(ValueError, match=r"pairs\[1\] must be a \(text, label\) pair .* got tuple"):
+        BowBaseline(min_count=1).fit([train[0], ("lunch", True)])
+    with pytest.raises(
+        ValueError, match=r"pairs\[0\] must be .* int label >= 0, got tuple \('a', -1\)"
+    ):
+        BowBaseline(min_count=1).accuracy([("a", -1)])
+    with pytest.raises(TypeError, match="min_count must be an int, got float 2.5"):
+        BowBaseline(min_count=2.5)
+    with pytest.raises(ValueError, match="l2 must be a finite number >= 0.0, got nan"):
+        BowBaseline(l2=float("nan"))

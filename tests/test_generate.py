@@ -62,6 +62,10 @@ def test_bad_input():
         generate_text_simple(model, torch.zeros(1, 0, dtype=torch.long), 3)
     with pytest.raises(ValueError, match="context_length must be an int >= 1, got 0"):
         generate_text_simple(model, torch.tensor([[1]]), 3, context_length=0)
+    with pytest.raises(TypeError, match="context_length must be an int, got bool True"):
+        generate_text_simple(model, torch.tensor([[1]]), 3, context_length=True)
+    with pytest.raises(TypeError, match="max_new_tokens must be an int, got float nan"):
+        generate_text_simple(model, torch.tensor([[1]]), float("nan"))
     with pytest.raises(ValueError, match=r"\(batch, tokens\) or \(tokens,\) tensor"):
         generate_text_simple(model, [1, 2], 3)
 
@@ -191,8 +195,18 @@ def test_sampling_bad_input():
             generate(model, ids, 3, temperature=1.0, top_p=p)
     with pytest.raises(ValueError, match="prompt has 70 tokens but the model's context holds 64"):
         generate(model, torch.zeros(1, 70, dtype=torch.long), 3)
-    with pytest.raises(ValueError, match="max_new_tokens must be >= 0, got -2"):
+    with pytest.raises(ValueError, match="max_new_tokens must be an int >= 0, got -2"):
         generate(model, ids, -2)
+    with pytest.raises(TypeError, match="max_new_tokens must be an int, got bool True"):
+        generate(model, ids, True)
+    with pytest.raises(ValueError, match=r"eos_id must be an int >= 0 and <= 511, got 512"):
+        generate(model, ids, 3, eos_id=512)  # an id the model never produces: it would never stop
+    with pytest.raises(TypeError, match="eos_id must be an int or None, got bool True"):
+        generate(model, ids, 3, eos_id=True)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got int 3"):
+        generate(model, ids, 3, temperature=1.0, generator=3)
+    with pytest.raises(TypeError, match="use_cache must be True or False, got int 1"):
+        generate(model, ids, 3, use_cache=1)
 
 
 def test_non_finite_logits_stop_generation_with_a_clear_error():
