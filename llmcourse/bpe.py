@@ -26,6 +26,7 @@ import regex
 from llmcourse import assets
 from llmcourse.special_tokens import (
     END_OF_TEXT,
+    GPT2_END_OF_TEXT_ID,
     Allowed,
     Disallowed,
     check_specials,
@@ -281,7 +282,7 @@ class BPETokenizer:
                     raise ValueError(f"token {token!r} (rank {rank}) is not a merge of two tokens")
                 merges[(ranks[parts[0]], ranks[parts[1]])] = rank
         if special_tokens is None:
-            special_tokens = {END_OF_TEXT: 50256}
+            special_tokens = {END_OF_TEXT: GPT2_END_OF_TEXT_ID}
         return cls(merges, special_tokens, byte_ids=[ranks[bytes([b])] for b in range(256)])
 
     def _pieces(
@@ -469,4 +470,4 @@ def load_tiktoken_ranks(path: str | Path) -> dict[bytes, int]:
 def gpt2_bpe() -> BPETokenizer:
     """Our ``BPETokenizer`` with GPT-2's merges and ids (from the asset ``gpt2.tiktoken``)."""
     ranks = load_tiktoken_ranks(assets.fetch("gpt2.tiktoken"))
-    return BPETokenizer.from_tiktoken_ranks(ranks, {END_OF_TEXT: 50256})
+    return BPETokenizer.from_tiktoken_ranks(ranks, {END_OF_TEXT: GPT2_END_OF_TEXT_ID})

@@ -26,6 +26,7 @@ import torch
 from llmcourse.config import GPTConfig
 from llmcourse.lora import LinearWithLoRA
 from llmcourse.model import GPTModel
+from llmcourse.special_tokens import GPT2_END_OF_TEXT_ID
 from llmcourse.validate import check_bool, check_float, check_type
 
 __all__ = [
@@ -277,6 +278,6 @@ def config_to_gpt2(cfg: GPTConfig) -> dict[str, Any]:
         "tie_word_embeddings": cfg.tie_weights,
         "torch_dtype": "float32",
     }
-    if cfg.vocab_size > 50256:  # GPT-2's tokenizer: <|endoftext|> is id 50256
-        hf["bos_token_id"] = hf["eos_token_id"] = 50256
+    if cfg.vocab_size > GPT2_END_OF_TEXT_ID:  # GPT-2's tokenizer ends with <|endoftext|>
+        hf["bos_token_id"] = hf["eos_token_id"] = GPT2_END_OF_TEXT_ID
     return hf

@@ -21,6 +21,7 @@ from llmcourse.validate import check_type, describe
 
 __all__ = [
     "END_OF_TEXT",
+    "GPT2_END_OF_TEXT_ID",
     "SPECIAL_LIKE",
     "Allowed",
     "Disallowed",
@@ -35,6 +36,10 @@ __all__ = [
 
 END_OF_TEXT = "<|endoftext|>"
 """The special token that separates documents (chapter 2) and ends a generated text (chapter 6)."""
+
+GPT2_END_OF_TEXT_ID = 50256
+"""``<|endoftext|>``'s id in GPT-2's tokenizer, its last one; any other tokenizer's comes from
+``tokenizer.end_of_text_id(tokenizer)``."""
 
 SPECIAL_LIKE = re.compile(r"<\|[^|<>\s]+\|>")
 """How special tokens look: ``<|endoftext|>``, ``<|unk|>``."""
