@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 
 from llmcourse.assets import file_sha256
 from llmcourse.train import TrainConfig
@@ -121,11 +122,17 @@ def write_card(
     card_text: Callable[[dict[str, Any]], str],
     text_path: Path,
 ) -> Path:
-    """Finish and write a model card: add the sha256 of ``weights`` and today's date to
-    ``card``, write its data next to ``weights`` (``.json``) and ``card_text(card)`` (its
-    Markdown) to ``text_path``, and say what was written."""
+    """Finish and write a model card: add the sha256 of ``weights``, the dtype its tensors are
+    stored in and today's date to ``card``, write its data next to ``weights`` (``.json``) and
+    ``card_text(card)`` (its Markdown) to ``text_path``, and say what was written."""
     weights = Path(weights)
-    card = {**card, "weights_sha256": file_sha256(weights), "date": time.strftime("%Y-%m-%d")}
+    dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in load_file(weights).values()})
+    card = {
+        **card,
+        "weights_sha256": file_sha256(weights),
+        "weights_dtype": "/".join(dtypes),
+        "date": time.strftime("%Y-%m-%d"),
+    }
     card_path = weights.with_suffix(".json")
     card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     Path(text_path).write_text(card_text(card), encoding="utf-8")

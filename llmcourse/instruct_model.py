@@ -163,7 +163,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "overall": round(scores["overall"], 4),
         },
         "samples": samples,
-        "weights_dtype": "bfloat16",
     }
     write_card(card, out_path, _card_text, out_path.with_suffix(".md"))
     print(f"exact match on the test split: {scores['overall']:.1%}")

@@ -188,7 +188,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "samples_during_training": history.samples,
         "samples": samples,
-        "weights_dtype": "bfloat16",
     }
     write_card(card, out_path, _card_text, out_path.parent / "README.md")
     print(f"validation loss {val_loss:.3f}, perplexity {card['val_perplexity']}")

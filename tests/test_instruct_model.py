@@ -90,6 +90,7 @@ def test_the_command_writes_a_card_and_an_interrupted_run_resumes(tmp_path):
     assert card["history"]["step"] == [1, 2]
     assert sum(card["exact_match"]["counts"].values()) == 6
     assert card["weights_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert card["weights_dtype"] == "bfloat16" and card["date"][:2] == "20"
     assert out.with_suffix(".md").read_text().startswith("# The instruction-tuned course model")
     # the card's settings are the ones the run trained with, read from its TrainConfig
     t = card["training"]
