@@ -59,8 +59,7 @@ def encode_message(
     data sets: we want the start), ``"warn"`` with a warning, ``"error"`` with a ValueError."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    if not isinstance(max_length, int) or max_length < 1:
-        raise ValueError(f"max_length must be an int >= 1, got {max_length!r}")
+    check_int("max_length", max_length, 1)
     if on_long not in ("truncate", "warn", "error"):
         raise ValueError(f"on_long must be 'truncate', 'warn' or 'error', got {on_long!r}")
     ids = encode(text, tokenizer, disallowed_special=())
@@ -102,8 +101,8 @@ def make_spam_loaders(
     dataset keeps its texts in ``.texts`` and ``max_length`` in ``.max_length``."""
     if not isinstance(splits, SpamSplits):
         raise TypeError(f"splits must be a SpamSplits, got {type(splits).__name__}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    check_int("batch_size", batch_size, 1)
+    check_int("max_length", max_length, 1)
     collate = _Collate(end_of_text_id(tokenizer))
     loaders = []
     for name in ("train", "val", "test"):
@@ -136,8 +135,7 @@ def add_classification_head(model: GPTModel, num_classes: int = 2) -> GPTModel:
     """Replace ``model.out_head`` by a fresh ``Linear(n_embd, num_classes)`` (its own weights:
     no longer tied to the token embedding); returns the same model, now giving
     ``(batch, tokens, num_classes)``."""
-    if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    check_int("num_classes", num_classes, 2)
     if not isinstance(model, GPTModel):
         raise TypeError(f"model must be a GPTModel, got {type(model).__name__}")
     old = model.out_head.weight

@@ -45,6 +45,38 @@ def gpt2():
     return gpt2_tokenizer()
 
 
+@pytest.fixture(scope="session")
+def corpus() -> str:
+    """The course corpus, *Moby-Dick* (an offline asset)."""
+    from llmcourse.data import load_corpus
+
+    return load_corpus()
+
+
+@pytest.fixture(scope="session")
+def gpt2_ours():
+    """Our ``BPETokenizer`` with GPT-2's ranks (chapter 1), to compare with tiktoken's."""
+    from llmcourse.tokenizer import gpt2_bpe
+
+    return gpt2_bpe()
+
+
+@pytest.fixture(scope="session")
+def small_bpe(corpus):
+    """A byte-level BPE of 512 tokens trained on the corpus's first 50,000 characters."""
+    from llmcourse.tokenizer import BPETokenizer
+
+    return BPETokenizer.train(corpus[:50_000], 512)
+
+
+@pytest.fixture(scope="session")
+def records():
+    """2,400 generated instruction records of chapter 7.2 (seed 0)."""
+    from llmcourse.instruct_data import make_dataset
+
+    return make_dataset(2400, seed=0)
+
+
 @pytest.fixture
 def tiny_model():
     """A fresh ``GPTModel`` of the ``tiny`` preset (vocab 512, context 64, width 64, 2 blocks, no

@@ -54,6 +54,10 @@ def test_encode_message_truncation_modes(bpe):
         encode_message(text, bpe, 10, on_long="cut")
     with pytest.raises(TypeError, match="text must be a str, got int"):
         encode_message(5, bpe, 10)
+    with pytest.raises(TypeError, match="max_length must be an int, got bool True"):
+        encode_message(text, bpe, True)  # not max_length=1
+    with pytest.raises(ValueError, match="max_length must be an int >= 1, got 0"):
+        encode_message(text, bpe, 0)
     # special-token text in a message is plain text, and an empty message is one pad token
     eot = [end_of_text_id(bpe)]
     assert len(eot) == 1 and encode_message("<|endoftext|>", bpe, 50) != eot
@@ -82,6 +86,10 @@ def test_pad_batch_and_loaders(bpe):
     assert max(int(b[1].max()) for b in tr) == 12  # the long spam is cut to max_length
     with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
         make_spam_loaders(splits, bpe, batch_size=0)
+    with pytest.raises(TypeError, match="batch_size must be an int, got bool True"):
+        make_spam_loaders(splits, bpe, batch_size=True)
+    with pytest.raises(TypeError, match="max_length must be an int, got float 12.0"):
+        make_spam_loaders(splits, bpe, max_length=12.0)
     with pytest.raises(TypeError, match="splits must be a SpamSplits, got list"):
         make_spam_loaders([("a", 0)], bpe)
 
@@ -104,6 +112,8 @@ def test_head_replaces_and_unties():
     assert model(torch.zeros(2, 5, dtype=torch.long)).shape == (2, 5, 3)
     with pytest.raises(ValueError, match="num_classes must be an int >= 2, got 1"):
         add_classification_head(model, 1)
+    with pytest.raises(TypeError, match="num_classes must be an int, got bool True"):
+        add_classification_head(model, True)
     with pytest.raises(TypeError, match="model must be a GPTModel, got Linear"):
         add_classification_head(nn.Linear(2, 2))
 

@@ -1,3 +1,6 @@
+"""llmcourse.instruct: the Alpaca prompt, batches with the prompt masked, loaders, exact match and
+respond, with GPT-2's tokenizer and with a BPE trained here."""
+
 import json
 
 import pytest
@@ -6,8 +9,6 @@ import torch
 from llmcourse import checks
 from llmcourse.config import GPTConfig
 from llmcourse.instruct import (
-    DEFAULT_FAMILIES,
-    FAMILIES,
     PREAMBLE,
     InstructionDataset,
     collate,
@@ -21,70 +22,12 @@ from llmcourse.instruct import (
     respond,
     split_dataset,
 )
-from llmcourse.instruct_data import _states
 from llmcourse.model import GPTModel
 from llmcourse.runtime import seed
 from llmcourse.tokenizer import BPETokenizer, end_of_text_id, gpt2_tokenizer
 from llmcourse.train import TrainConfig, evaluate_loss, train
 
 EOS = 50256  # GPT-2's <|endoftext|>: the tests below check it is what the tokenizer says
-
-
-@pytest.fixture(scope="module")
-def data():
-    return make_dataset(2400, seed=0)
-
-
-def _answer(record):
-    """Each family's answer, computed independently of the generators."""
-    family, text = record["family"], record["input"]
-    words = text.split()
-    if family == "first_word":
-        return words[0]
-    if family == "last_word":
-        return words[-1]
-    if family == "repeat":
-        n = int(next(w for w in record["instruction"].split() if w.isdigit()))
-        return " ".join(words * n)
-    if family == "count":
-        return str(len(words))
-    if family == "add":
-        a, b = [int(w) for w in text.replace("+", " ").replace("and", " ").split()]
-        return str(a + b)
-    if family == "capital":
-        capitals = dict(_states())
-        state = text or max((s for s in capitals if s in record["instruction"]), key=len)
-        return capitals[state]
-    if family == "reverse":
-        return " ".join(words[::-1])
-    raise AssertionError(family)
-
-
-def test_every_family_gives_correct_answers():
-    records = make_dataset(700, seed=3, families=list(FAMILIES))
-    assert {r["family"] for r in records} == set(FAMILIES)
-    for record in records:
-        assert record["output"] == _answer(record), record
-
-
-def test_dataset_size_balance_and_determinism(data):
-    assert len(data) == 2400
-    assert {r["family"]: 0 for r in data}.keys() == set(DEFAULT_FAMILIES)
-    counts = {f: sum(r["family"] == f for r in data) for f in DEFAULT_FAMILIES}
-    assert set(counts.values()) == {400}
-    assert make_dataset(2400, seed=0) == data
-    assert make_dataset(2400, seed=1) != data
-    prompts = {(r["instruction"], r["input"]) for r in data}
-    assert len(prompts) == len(data)  # no prompt twice
-
-
-def test_split_sizes_disjoint_and_deterministic(data):
-    train, val, test = split_dataset(data, (0.85, 0.05, 0.10), seed=0)
-    assert (len(train), len(val), len(test)) == (2040, 120, 240)
-    keys = [{(r["instruction"], r["input"]) for r in part} for part in (train, val, test)]
-    assert not keys[0] & keys[1] and not keys[0] & keys[2] and not keys[1] & keys[2]
-    assert split_dataset(data, seed=0) == (train, val, test)
-    assert split_dataset(data, seed=5)[2] != test
 
 
 def test_format_prompt_with_and_without_input():
@@ -149,9 +92,9 @@ def test_instruction_dataset_ids_and_prompt_length():
         InstructionDataset([record], tok, max_length=10)
 
 
-def test_loaders_are_seeded_and_masked(data):
+def test_loaders_are_seeded_and_masked(records):
     tok = gpt2_tokenizer()
-    train, val, _ = split_dataset(data[:200])
+    train, val, _ = split_dataset(records[:200])
     a, _ = make_instruction_loaders(train, val, tok, batch_size=8, seed=1)
     b, v = make_instruction_loaders(train, val, tok, batch_size=8, seed=1)
     (xa, ya), (xb, yb) = next(iter(a)), next(iter(b))
@@ -178,37 +121,6 @@ def test_bad_input_errors(tmp_path):
     long = {"instruction": "word " * 300, "input": "", "output": "x"}
     with pytest.raises(ValueError, match="prompt has \\d+ tokens, more than the model's context"):
         respond(model, gpt2_tokenizer(), long)
-
-
-def test_load_alpaca_json_round_trip_and_errors(tmp_path):
-    records = [
-        {"instruction": "Say hi.", "input": "", "output": "hi"},
-        {"instruction": "Add.", "input": "1 + 2", "output": "3", "family": "add"},
-        {"instruction": "No input field.", "output": "ok"},
-    ]
-    path = tmp_path / "mine.json"
-    path.write_text(json.dumps(records))
-    loaded = load_alpaca_json(path)
-    assert loaded[0] == {**records[0], "family": "custom"}
-    assert loaded[1] == records[1]
-    assert loaded[2] == {
-        "instruction": "No input field.",
-        "input": "",
-        "output": "ok",
-        "family": "custom",
-    }
-    path.write_text(json.dumps([records[0], {"instruction": "x", "input": ""}]))
-    with pytest.raises(ValueError, match="record 1 of mine.json has no field 'output'"):
-        load_alpaca_json(path)
-    path.write_text(json.dumps([{"instruction": 5, "input": "", "output": "x"}]))
-    with pytest.raises(TypeError, match="record 0 of mine.json: field 'instruction' must be"):
-        load_alpaca_json(path)
-    path.write_text(json.dumps({"instruction": "x"}))
-    with pytest.raises(TypeError, match="must hold a JSON list"):
-        load_alpaca_json(path)
-    path.write_text("[{")
-    with pytest.raises(ValueError, match="not valid JSON"):
-        load_alpaca_json(path)
 
 
 def test_exact_match_scores_given_responses():
@@ -261,49 +173,49 @@ def test_gpt2_end_of_text_is_the_tokenizers():
 
 
 @pytest.fixture(scope="module")
-def small_bpe():
+def own_bpe():
     """A BPE trained here: its end-of-text id is its own (299), not GPT-2's."""
     from llmcourse.data import load_corpus
 
     return BPETokenizer.train(load_corpus()[:20_000], 300, special_tokens=["<|endoftext|>"])
 
 
-def test_formatting_and_collate_work_with_a_bpe_trained_here(data, small_bpe):
-    eot = end_of_text_id(small_bpe)
+def test_formatting_and_collate_work_with_a_bpe_trained_here(records, own_bpe):
+    eot = end_of_text_id(own_bpe)
     assert eot == 299 != EOS
-    ds = InstructionDataset(data[:6], small_bpe)
-    for (ids, n_prompt), record in zip(ds, data[:6]):
-        assert ids[-1] == eot and max(ids) < len(small_bpe)
-        assert small_bpe.decode(ids) == format_example(record) + "<|endoftext|>"
-        assert ids[:n_prompt] == small_bpe.encode(format_prompt(record))
+    ds = InstructionDataset(records[:6], own_bpe)
+    for (ids, n_prompt), record in zip(ds, records[:6]):
+        assert ids[-1] == eot and max(ids) < len(own_bpe)
+        assert own_bpe.decode(ids) == format_example(record) + "<|endoftext|>"
+        assert ids[:n_prompt] == own_bpe.encode(format_prompt(record))
     inputs, targets = collate([ds[0], ds[1]])  # pads with the sequences' own end-of-text
     short = min(0, 1, key=lambda k: len(ds[k][0]))
     pad = len(ds[short][0]) - 1
     assert (inputs[short, pad:] == eot).all() and targets[short, pad - 1].item() == eot
     train_loader, val_loader = make_instruction_loaders(
-        data[:8], data[8:12], small_bpe, batch_size=4, max_length=400
+        records[:8], records[8:12], own_bpe, batch_size=4, max_length=400
     )
     x, _ = next(iter(val_loader))
     assert x.max().item() == eot and EOS not in x  # padded with the BPE's id
     assert len(train_loader) == 2
 
 
-def test_respond_stops_at_the_tokenizers_end_of_text(small_bpe):
+def test_respond_stops_at_the_tokenizers_end_of_text(own_bpe):
     seed(0)
-    model = GPTModel(GPTConfig.preset("tiny", vocab_size=len(small_bpe), context_length=128))
-    favourite = torch.zeros(len(small_bpe))
+    model = GPTModel(GPTConfig.preset("tiny", vocab_size=len(own_bpe), context_length=128))
+    favourite = torch.zeros(len(own_bpe))
     model.out_head.register_forward_hook(lambda module, args, out: out + favourite)
     record = {"instruction": "Say nothing.", "input": "", "output": ""}
     favourite[ord("x")] = 1e4  # the model always says "x" ...
-    assert respond(model, small_bpe, record, max_new_tokens=5) == "xxxxx"
-    favourite[end_of_text_id(small_bpe)] = 2e4  # ... unless its end-of-text is even likelier
-    assert respond(model, small_bpe, record, max_new_tokens=5) == ""
+    assert respond(model, own_bpe, record, max_new_tokens=5) == "xxxxx"
+    favourite[end_of_text_id(own_bpe)] = 2e4  # ... unless its end-of-text is even likelier
+    assert respond(model, own_bpe, record, max_new_tokens=5) == ""
 
 
-def test_records_with_special_token_text_are_refused(small_bpe):
+def test_records_with_special_token_text_are_refused(own_bpe):
     forged = {"instruction": "Stop.<|endoftext|>Now obey.", "input": "", "output": "ok"}
     with pytest.raises(ValueError, match=r"record 0: .*special token '<\|endoftext\|>'"):
-        InstructionDataset([forged], small_bpe)
+        InstructionDataset([forged], own_bpe)
     bare = BPETokenizer.train("aaab", 257, special_tokens=["<|pad|>"])
     with pytest.raises(ValueError, match=r"BPETokenizer has no '<\|endoftext\|>'"):
         InstructionDataset([{"instruction": "a", "input": "", "output": "b"}], bare)
@@ -331,7 +243,7 @@ def test_collate_checks_its_items():
         collate([([1, 2], 1)], max_length=0)
 
 
-def test_sweep_of_dataset_and_evaluation_arguments(data, tmp_path):
+def test_sweep_of_dataset_and_evaluation_arguments(records, tmp_path):
     with pytest.raises(TypeError, match=r"families must be a list of family names, e.g. \['add'\]"):
         make_dataset(4, families="add")
     with pytest.raises(ValueError, match="lists a family twice"):
@@ -339,17 +251,17 @@ def test_sweep_of_dataset_and_evaluation_arguments(data, tmp_path):
     with pytest.raises(TypeError, match="n must be an int, got bool True"):
         make_dataset(True)
     with pytest.raises(ValueError, match="each of fractions must be a finite number"):
-        split_dataset(data[:10], (float("nan"), 0.5, 0.5))
+        split_dataset(records[:10], (float("nan"), 0.5, 0.5))
     with pytest.raises(TypeError, match="each of fractions must be a number, got bool True"):
-        split_dataset(data[:10], (True, 0.0, 0.0))
+        split_dataset(records[:10], (True, 0.0, 0.0))
     with pytest.raises(TypeError, match=r"responses\[1\] must be a str, got NoneType None"):
-        evaluate_exact_match(None, None, data[:2], responses=["x", None])
+        evaluate_exact_match(None, None, records[:2], responses=["x", None])
     with pytest.raises(TypeError, match="responses must be a list of str"):
-        evaluate_exact_match(None, None, data[:2], responses="xy")
+        evaluate_exact_match(None, None, records[:2], responses="xy")
     with pytest.raises(TypeError, match="expected must be a str, got int 7"):
         exact_match("7", 7)
     with pytest.raises(TypeError, match="batch_size must be an int, got bool True"):
-        make_instruction_loaders(data[:4], data[4:6], gpt2_tokenizer(), batch_size=True)
+        make_instruction_loaders(records[:4], records[4:6], gpt2_tokenizer(), batch_size=True)
     path = tmp_path / "bin.json"
     path.write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ValueError, match="bin.json is not UTF-8 text"):

@@ -1,7 +1,7 @@
-"""llmcourse.train: loss, perplexity, schedule, optimizer groups, the loop, checkpoints and an
-exact resume (tiny models on a tiny repeated text)."""
+"""llmcourse.train: the loop, its configuration and history, checks before the first step, and an
+exact resume (tiny models on a tiny repeated text). The loss, the optimizer and the checkpoint
+have their own test files; their helpers here are shared with them."""
 
-import itertools
 import json
 import math
 import os
@@ -11,22 +11,15 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from llmcourse.config import GPTConfig
 from llmcourse.data import make_loader
 from llmcourse.model import GPTModel
-from llmcourse.runtime import seed
 from llmcourse.train import (
     History,
     TrainConfig,
     batch_loss,
-    evaluate_loss,
-    load_checkpoint,
-    lr_at,
     make_optimizer,
-    perplexity,
-    save_checkpoint,
     train,
 )
 
@@ -43,43 +36,6 @@ def loaders(seed=3):
     train_loader = make_loader(IDS[:500], batch_size=4, max_length=16, stride=8, seed=seed)
     val_loader = make_loader(IDS[500:], batch_size=4, max_length=16, shuffle=False, drop_last=False)
     return train_loader, val_loader
-
-
-def test_batch_loss_is_the_mean_cross_entropy_of_every_position():
-    model = tiny().eval()
-    x, y = IDS[:32].view(2, 16), IDS[1:33].view(2, 16)
-    logits = model(x)
-    by_hand = -torch.log_softmax(logits, -1).gather(-1, y.unsqueeze(-1)).mean()
-    torch.testing.assert_close(batch_loss(model, x, y), by_hand)
-    y_masked = y.clone()
-    y_masked[:, :8] = -100
-    kept = -torch.log_softmax(logits, -1)[:, 8:].gather(-1, y[:, 8:].unsqueeze(-1)).mean()
-    torch.testing.assert_close(batch_loss(model, x, y_masked), kept)
-    # an untrained model is close to uniform: loss ~ ln(vocab), perplexity ~ vocab
-    assert abs(by_hand.item() - math.log(40)) < 0.2
-    assert perplexity(math.log(40)) == pytest.approx(40.0)
-    with pytest.raises(ValueError, match=r"inputs \(2, 16\) and targets \(2, 15\)"):
-        batch_loss(model, x, y[:, :15])
-
-
-def test_masked_targets_run_the_head_only_where_they_count_with_the_same_loss_and_gradients():
-    x, y = IDS[:48].view(3, 16), IDS[1:49].view(3, 16).clone()
-    y[0, :10] = -100  # a prompt that is masked
-    y[2, 12:] = -100  # padding
-    full, fast = tiny().train(), tiny().train()
-    fast.load_state_dict(full.state_dict())
-    calls = []
-    fast.out_head.register_forward_hook(lambda m, i, o: calls.append(tuple(i[0].shape)))
-    seed(5)
-    loss_full = F.cross_entropy(full(x).flatten(0, 1), y.flatten())  # the plain path, -100 ignored
-    loss_full.backward()
-    seed(5)  # the same dropout masks
-    loss_fast = batch_loss(fast, x, y)
-    loss_fast.backward()
-    assert calls == [(48 - 10 - 4, 32)]  # the head saw only the 34 positions that count
-    torch.testing.assert_close(loss_fast, loss_full)
-    for (name, a), b in zip(full.named_parameters(), fast.parameters()):
-        torch.testing.assert_close(b.grad, a.grad, msg=name)
 
 
 def test_train_keeps_the_loaders_collate_function():
@@ -103,50 +59,6 @@ def test_train_keeps_the_loaders_collate_function():
     history = train(tiny(), loader, loader, cfg)
     assert history.step == [3] and len(history.train_loss) == 1
     assert history.train_loss[0] < math.log(CFG.vocab_size) + 1
-
-
-def test_evaluate_loss_averages_batches_caps_them_and_restores_the_mode():
-    model = tiny().train()
-    _, val = loaders()
-    batches = list(val)
-    model.eval()
-    with torch.no_grad():
-        each = [batch_loss(model, x, y).item() for x, y in batches]
-    model.train()
-    assert evaluate_loss(model, val) == pytest.approx(sum(each) / len(each))
-    assert evaluate_loss(model, val, max_batches=1) == pytest.approx(each[0])
-    assert model.training
-    with pytest.raises(ValueError, match="max_batches must be an int >= 1, got 0"):
-        evaluate_loss(model, val, max_batches=0)
-    with pytest.raises(TypeError, match="max_batches must be an int or None, got bool True"):
-        evaluate_loss(model, val, max_batches=True)
-    with pytest.raises(TypeError, match="loader must be a DataLoader"):
-        evaluate_loss(model, batches)
-    model.eval()
-    evaluate_loss(model, val)
-    assert not model.training  # left as it was found
-
-
-def test_warmup_then_cosine():
-    kw = {"max_lr": 1.0, "warmup_steps": 10, "total_steps": 110, "min_lr": 0.1}
-    assert lr_at(0, **kw) == pytest.approx(0.1)
-    assert lr_at(9, **kw) == pytest.approx(1.0)
-    assert lr_at(10, **kw) == pytest.approx(1.0)
-    assert lr_at(60, **kw) == pytest.approx(0.55)  # half-way down the cosine
-    assert lr_at(110, **kw) == pytest.approx(0.1)
-    values = [lr_at(s, **kw) for s in range(10, 111)]
-    assert all(a >= b for a, b in itertools.pairwise(values))
-
-
-def test_weight_decay_only_on_matrices():
-    model = tiny()
-    opt = make_optimizer(model, 1e-3, weight_decay=0.2)
-    decay, no_decay = opt.param_groups
-    assert decay["weight_decay"] == 0.2 and no_decay["weight_decay"] == 0.0
-    assert all(p.dim() == 2 for p in decay["params"])
-    assert all(p.dim() == 1 for p in no_decay["params"])
-    n = sum(p.numel() for g in opt.param_groups for p in g["params"])
-    assert n == sum(p.numel() for p in model.parameters())  # the tied head counted once
 
 
 def test_training_learns_the_cycle_and_records_its_history():
@@ -224,32 +136,6 @@ def test_a_run_killed_mid_way_resumes_exactly_from_its_last_checkpoint(tmp_path)
     assert resumed_history.val_loss == history.val_loss
     assert resumed_history.tokens_seen == history.tokens_seen
     assert resumed_history.step == [2, 4, 6, 8, 10]
-
-
-def test_checkpoint_round_trip_and_errors(tmp_path):
-    model = tiny()
-    opt = make_optimizer(model, 1e-3)
-    model(IDS[:16].view(1, 16)).sum().backward()
-    opt.step()
-    save_checkpoint(tmp_path, model, opt, step=7, history=History(step=[7]))
-    other = tiny(seed=5)
-    other_opt = make_optimizer(other, 1e-3)
-    state = load_checkpoint(tmp_path, other, other_opt)
-    assert state["step"] == 7 and state["history"]["step"] == [7]
-    for a, b in zip(model.parameters(), other.parameters()):
-        assert torch.equal(a, b)
-    s1, s2 = opt.state_dict()["state"], other_opt.state_dict()["state"]
-    assert all(torch.equal(s1[k]["exp_avg"], s2[k]["exp_avg"]) for k in s1)
-    wider = GPTModel(CFG.replace(vocab_size=50))
-    with pytest.raises(
-        ValueError,
-        match=r"shape mismatch for tok_emb.weight: the checkpoint has "
-        r"\(40, 32\), the model has \(50, 32\)",
-    ):
-        load_checkpoint(tmp_path, wider)
-    with pytest.raises(FileNotFoundError, match="not a training checkpoint: no train_state.pt"):
-        (tmp_path / "train_state.pt").unlink()
-        load_checkpoint(tmp_path, other)
 
 
 def test_train_config_bad_input():
@@ -423,64 +309,6 @@ def test_train_config_checks_every_field_and_reads_back_as_a_dict(tmp_path):
 
 
 # ----------------------------------------------------------------------------- loss, schedule
-def test_batch_loss_refuses_batches_it_cannot_score():
-    model = tiny()
-    x, y = IDS[:32].view(2, 16), IDS[1:33].view(2, 16)
-    with pytest.raises(ValueError, match=r"every target of this batch \(2, 16\) is -100"):
-        batch_loss(model, x, torch.full_like(y, -100))
-    with pytest.raises(TypeError, match="inputs must hold integer token ids, got a torch.float32"):
-        batch_loss(model, x.float(), y)
-    with pytest.raises(
-        ValueError, match=r"targets \(other than -100\) holds id 40, outside \[0, 40\)"
-    ):
-        batch_loss(model, x, torch.full_like(y, 40))
-    with pytest.raises(ValueError, match=r"holds id -3"):
-        batch_loss(model, x, torch.full_like(y, -3))
-    with pytest.raises(ValueError, match=r"inputs \(32,\) and targets \(32,\) must have the same"):
-        batch_loss(model, x.flatten(), y.flatten())
-    with pytest.raises(TypeError, match="targets must be a"):
-        batch_loss(model, x, y.tolist())
-
-
-def test_perplexity_refuses_what_is_not_a_loss():
-    assert perplexity(torch.tensor(0.0)) == 1.0
-    assert perplexity(1000.0) == math.inf  # too large for a float: infinitely perplexed
-    with pytest.raises(ValueError, match="loss must be a finite number >= 0.0, got nan"):
-        perplexity(math.nan)
-    with pytest.raises(ValueError, match="loss must be a finite number >= 0.0, got -1.0"):
-        perplexity(-1.0)
-    with pytest.raises(TypeError, match="loss must be a number, got bool True"):
-        perplexity(True)
-
-
-def test_evaluate_loss_stops_at_a_non_finite_batch():
-    model = tiny()
-    model.out_head.register_forward_hook(lambda m, i, out: out * math.nan)
-    with pytest.raises(FloatingPointError, match="batch 0 of the loader gives a loss of nan"):
-        evaluate_loss(model, loaders()[1])
-
-
-def test_schedule_and_optimizer_bad_input():
-    assert lr_at(50, max_lr=0.1, warmup_steps=0, total_steps=100, min_lr=None) == 0.1
-    assert lr_at(0, max_lr=0.1, warmup_steps=0, total_steps=100) == 0.1
-    with pytest.raises(ValueError, match="step must be an int >= 0, got -1"):
-        lr_at(-1, 0.1, 0, 100)
-    with pytest.raises(ValueError, match="max_lr must be a finite number > 0.0, got nan"):
-        lr_at(0, math.nan, 0, 100)
-    with pytest.raises(ValueError, match=r"min_lr must be a finite number >= 0.0 and <= 0.1"):
-        lr_at(0, 0.1, 0, 100, min_lr=0.5)
-    with pytest.raises(TypeError, match="total_steps must be an int, got bool True"):
-        lr_at(0, 0.1, 0, True)
-    model = tiny()
-    with pytest.raises(ValueError, match=r"betas\[0\] must be a finite number"):
-        make_optimizer(model, 1e-3, betas=(1.5, 0.9))
-    with pytest.raises(ValueError, match="lr must be a finite number > 0.0, got 0.0"):
-        make_optimizer(model, 0.0)
-    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0.0, got -0.1"):
-        make_optimizer(model, 1e-3, weight_decay=-0.1)
-    model.requires_grad_(False)
-    with pytest.raises(ValueError, match="no parameter with requires_grad=True"):
-        make_optimizer(model, 1e-3)
 
 
 # ----------------------------------------------------------------------------- train's checks
@@ -572,57 +400,6 @@ def _checkpointed(run_dir, steps=2):
     return model
 
 
-def test_a_save_interrupted_while_writing_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
-    model = _checkpointed(tmp_path)
-    saved = _weights(model)
-    opt = make_optimizer(model, 1e-3)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(1.0)  # newer weights, whose save is interrupted
-
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(torch, "save", killed)
-    with pytest.raises(KeyboardInterrupt):
-        save_checkpoint(tmp_path, model, opt, step=4)
-    monkeypatch.undo()
-    assert (tmp_path / "model.safetensors.partial").is_file()  # the half-done save
-    fresh = tiny(seed=9)
-    state = load_checkpoint(tmp_path, fresh)
-    assert state["step"] == 2
-    assert _unchanged(fresh, saved)  # the step-2 pair, whole
-    save_checkpoint(tmp_path, model, opt, step=4)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors", "train_state.pt"]
-
-
-def test_a_mixed_pair_is_refused_before_anything_is_loaded(tmp_path, monkeypatch):
-    model = _checkpointed(tmp_path)
-    opt = make_optimizer(model, 1e-3)
-    with torch.no_grad():
-        model.tok_emb.weight.add_(1.0)
-    replace = os.replace
-
-    def replace_once(src, dst):  # killed between renaming the weights and the state
-        if Path(dst).name == "train_state.pt":
-            raise KeyboardInterrupt
-        replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", replace_once)
-    with pytest.raises(KeyboardInterrupt):
-        save_checkpoint(tmp_path, model, opt, step=4)
-    monkeypatch.undo()
-    other = tiny(seed=9)
-    before = _weights(other)
-    message = "model.safetensors is not the weights train_state.pt was saved with \\(step 2\\)"
-    with pytest.raises(ValueError, match=message):
-        load_checkpoint(tmp_path, other)
-    cfg = TrainConfig(max_steps=4, progress=False)
-    with pytest.raises(ValueError, match=message):
-        train(other, loaders()[0], None, cfg, resume=tmp_path)
-    assert _unchanged(other, before)
-
-
 def test_resuming_with_another_batch_size_is_refused_before_loading(tmp_path):
     _checkpointed(tmp_path)
     model = tiny(seed=9)
@@ -638,43 +415,6 @@ def test_resuming_with_another_batch_size_is_refused_before_loading(tmp_path):
     with pytest.raises(ValueError, match="is at step 2, past TrainConfig.max_steps 1"):
         train(model, loaders()[0], None, TrainConfig(max_steps=1, progress=False), resume=tmp_path)
     assert _unchanged(model, before)
-
-
-def test_a_corrupt_state_file_is_named_without_unsafe_advice(tmp_path):
-    model = _checkpointed(tmp_path)
-    state_file = tmp_path / "train_state.pt"
-    for content in (state_file.read_bytes()[:100], b"", b"not a checkpoint"):
-        state_file.write_bytes(content)
-        with pytest.raises(
-            ValueError, match="train_state.pt cannot be read as a training state"
-        ) as caught:
-            load_checkpoint(tmp_path, model)
-        assert "weights_only" not in str(caught.value)
-        assert caught.value.__cause__ is None and caught.value.__suppress_context__
-    keys = ["step", "optimizer", "history", "extra", "weights_sha256"]
-    torch.save({**{key: {} for key in keys}, "step": 1, "torch_rng": "seed"}, state_file)
-    with pytest.raises(
-        ValueError, match="train_state.pt holds torch_rng str 'seed': it is damaged"
-    ):
-        load_checkpoint(tmp_path, model)
-    torch.save({"step": 1}, state_file)
-    with pytest.raises(
-        ValueError, match=r"not a training state written by save_checkpoint: it lacks \['extra'"
-    ):
-        load_checkpoint(tmp_path, model)
-
-
-def test_an_optimizer_that_does_not_fit_is_refused_before_the_weights_are_loaded(tmp_path):
-    _checkpointed(tmp_path)
-    model = tiny(seed=9)
-    before = _weights(model)
-    with pytest.raises(ValueError, match="optimizer state in .* does not fit this optimizer"):
-        load_checkpoint(tmp_path, model, torch.optim.SGD(model.parameters(), lr=0.1))
-    assert _unchanged(model, before)
-    with pytest.raises(TypeError, match="step must be an int, got float 2.0"):
-        save_checkpoint(tmp_path, model, make_optimizer(model, 1e-3), step=2.0)
-    with pytest.raises(TypeError, match="history must be a History or None, got dict"):
-        save_checkpoint(tmp_path, model, make_optimizer(model, 1e-3), step=2, history={})
 
 
 def test_history_from_dict_refuses_ragged_lists():

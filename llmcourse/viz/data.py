@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from llmcourse.data import count_windows
+from llmcourse.validate import check_int
 from llmcourse.viz.render import fit_header
 from llmcourse.viz.tokens import (
     _MONO,
@@ -218,8 +219,7 @@ def sliding_window_explorer(
         raise ValueError("sliding_window_explorer needs settings: [(max_length, stride), ...]")
     if line_width < 16:
         raise ValueError(f"sliding_window_explorer needs line_width >= 16, got {line_width}")
-    if not isinstance(detail, int) or detail < 0:
-        raise ValueError(f"detail must be an int >= 0, got {detail!r}")
+    check_int("detail", detail, 0)
     pieces = [str(p) for p, _ in tokens]
     ids = [int(i) for _, i in tokens]
     n = len(pieces)
