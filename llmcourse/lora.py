@@ -215,6 +215,7 @@ def unmerge_lora(model: nn.Module) -> None:
 
 
 def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Only the LoRA tensors (``...lora.A`` / ``...lora.B``): what a LoRA fine-tune saves."""
+    """Only the LoRA tensors (``...lora.A`` / ``...lora.B``): what a LoRA fine-tune saves, beside
+    any module it trained through ``train_also`` (e.g. a new head)."""
     _layers_or_error(model)
     return {k: v for k, v in model.state_dict().items() if ".lora." in f".{k}"}

@@ -185,6 +185,8 @@ def test_load_model_reads_a_checkpoint_folder_and_names_a_missing_file(tmp_path)
     save_model(model, tmp_path / "run" / "model.safetensors")
     back = load_model(tmp_path / "run")
     torch.testing.assert_close(back.tok_emb.weight, model.tok_emb.weight)
+    slash = load_model(f"{tmp_path / 'run'}/")  # "run/", as typed at a prompt
+    torch.testing.assert_close(slash.tok_emb.weight, model.tok_emb.weight)
     assert load_pretrained(tmp_path / "run").cfg == model.cfg
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match=r"no weights file in the folder .*empty"):
