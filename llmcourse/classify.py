@@ -244,7 +244,9 @@ def train_classifier(
     ``epochs`` passes. Only parameters with ``requires_grad`` are optimised, whatever pattern
     (frozen blocks, LoRA adapters...). Every ``eval_every`` steps (default: once per epoch)
     and at the end, loss and accuracy are measured on ``eval_batches`` training batches (fixed,
-    unshuffled) and validation batches; ``on_eval(history)`` is then called."""
+    unshuffled) and validation batches; ``on_eval(history)`` is then called. Empty loaders and
+    a language-model head are refused before the first step; a loss that stops being finite
+    raises ``FloatingPointError`` naming the step, with the history so far on its ``.history``."""
     check_int("epochs", epochs, 1)
     check_float("lr", lr, 0.0, exclusive_min=True)
     check_float("weight_decay", weight_decay, 0.0)

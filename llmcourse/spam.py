@@ -139,16 +139,17 @@ def check_pairs(name: str, pairs: Any, n_classes: int | None = None) -> list[tup
     (``0 .. n_classes - 1`` when ``n_classes`` is given), else an error naming the first bad
     pair: a label 2 among spam's 0 and 1 would otherwise be dropped or learned silently."""
     pairs = list(check_type(name, pairs, (list, tuple), "a list of (text, label) pairs"))
-    expected = "an int label >= 0" if n_classes is None else f"an int label in 0..{n_classes - 1}"
+    allowed = ">= 0" if n_classes is None else f"in 0..{n_classes - 1}"
     for i, pair in enumerate(pairs):
         ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], str)
         label = pair[1] if ok else None
-        ok = ok and isinstance(label, numbers.Integral) and not isinstance(label, bool)
-        if not ok or not 0 <= label < (n_classes or math.inf):
-            raise ValueError(
-                f"{name}[{i}] must be a (text, label) pair with a str text and {expected}, "
-                f"got {describe(pair)}"
+        if not ok or not isinstance(label, numbers.Integral) or isinstance(label, bool):
+            raise TypeError(
+                f"{name}[{i}] must be a (text, label) pair with a str text and an int label "
+                f"{allowed}, got {describe(pair)}"
             )
+        if not 0 <= label < (n_classes or math.inf):
+            raise ValueError(f"{name}[{i}] has label {label}, but the label must be {allowed}")
     return [(text, int(label)) for text, label in pairs]
 
 

@@ -130,14 +130,26 @@ def test_spam_splits_balanced_disjoint_and_seeded():
         ({"fractions": (1.0, 0.0, 0.0)}, r"fractions must be three numbers in \(0, 1\)"),
         ({"max_per_class": 2}, r"max_per_class must be an int >= 3, got 2"),
         ({"max_per_class": 3}, r"3 messages per class split by \(0.7, 0.1, 0.2\) leave a split"),
-        ({"data": [("a", 0)] * 5 + [("b", 2)]}, r"data\[5\] must be a \(text, label\) pair"),
-        ({"data": [("a", 0), ("b", True)]}, r"data\[1\] must be .* got tuple \('b', True\)"),
-        ({"data": [("a", 0), (3, 1)]}, r"data\[1\] must be a \(text, label\) pair with a str"),
+        ({"data": [("a", 0)] * 5 + [("b", 2)]}, r"data\[5\] has label 2, but the label must be"),
     ],
 )
 def test_spam_splits_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         spam_splits(**{"data": toy_pairs(), **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ([("a", 0), ("b", True)], r"data\[1\] must be .* got tuple \('b', True\)"),
+        ([("a", 0), (3, 1)], r"data\[1\] must be a \(text, label\) pair with a str"),
+        ([("a", 0), ("b", 1.0)], r"data\[1\] must be .* an int label in 0..1, got tuple"),
+        ("a text", r"data must be a list of \(text, label\) pairs, got str"),
+    ],
+)
+def test_spam_splits_refuses_pairs_of_the_wrong_type(data, match):
+    with pytest.raises(TypeError, match=match):
+        spam_splits(data=data)
 
 
 def test_spam_splits_needs_both_classes():
