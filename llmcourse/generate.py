@@ -167,7 +167,6 @@ def generate(
     _check_sampling(temperature, top_k, top_p, cfg.vocab_size)
     check_int("eos_id", eos_id, 0, cfg.vocab_size - 1, none_ok=True)
     check_bool("use_cache", use_cache)
-    check_type("generator", generator, (torch.Generator, type(None)), "a torch.Generator or None")
     if not isinstance(ids, torch.Tensor) or ids.dim() not in (1, 2):
         raise ValueError("generate needs ids as a (batch, tokens) or (tokens,) tensor")
     single = ids.dim() == 1
